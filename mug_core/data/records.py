@@ -1,0 +1,48 @@
+"""The record schema: what a study writes, and how sinks receive it.
+
+Every record carries ``schema_version`` so files written by different MUG versions can be told
+apart. See ``docs/data.md`` for every record kind and column.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import attrs
+
+SCHEMA_VERSION = 1
+"""Written into every file; bumped when a column changes meaning or disappears."""
+
+RecordKind = Literal["participant", "scene", "step", "event"]
+RECORD_KINDS: tuple[str, ...] = ("participant", "scene", "step", "event")
+
+
+@attrs.frozen
+class Record:
+    """One unit of study data on its way to the data sinks.
+
+    - ``participant``: the participant's metadata document (query parameters, user agent,
+      scene timeline, completion); each one replaces the previous document.
+    - ``scene``: one row when a scene ends: timing and, for surveys, every answer.
+    - ``step`` / ``event``: rows of a game episode (``episode`` set).
+
+    ``values`` maps column names to JSON-serialisable values; its key order is the column order.
+    """
+
+    kind: RecordKind
+    experiment_id: str
+    participant_id: str
+    values: Mapping[str, Any]
+    scene_key: str | None = None
+    episode: int | None = None
+    created_at: float = attrs.field(factory=time.time)
+
+    def __attrs_post_init__(self) -> None:
+        if self.kind not in RECORD_KINDS:
+            raise ValueError(f"record kind must be one of {RECORD_KINDS}, got {self.kind!r}")
+        if self.kind != "participant" and not self.scene_key:
+            raise ValueError(f"a {self.kind!r} record needs a scene_key")
+        if self.kind in ("step", "event") and self.episode is None:
+            raise ValueError(f"a {self.kind!r} record needs an episode number")
