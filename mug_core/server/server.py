@@ -1,0 +1,135 @@
+"""``MugServer``: one study served by hypercorn with quart and python-socketio."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from pathlib import Path
+from typing import Any
+
+import socketio
+from hypercorn.asyncio import serve
+from hypercorn.config import Config as HypercornConfig
+
+from mug_core.configurations.experiment_config import ExperimentConfig
+from mug_core.data.router import DataRouter
+from mug_core.data.sinks import SinkContext
+from mug_core.errors import ConfigError
+from mug_core.plugins import PluginHost, await_me_maybe, call_lifecycle
+from mug_core.scenes.scene import SceneContext
+from mug_core.server.assets import ClientAssets, find_vendor_file
+from mug_core.server.events import ParticipantEvent
+from mug_core.server.flow import Current, ParticipantState
+from mug_core.server.http import build_http_app
+from mug_core.server.sessions import ParticipantSessions
+from mug_core.server.store import SQLiteProgressStore
+
+log = logging.getLogger(__name__)
+
+
+class MugServer:
+    """A study server. Build with :func:`mug_core.server.app.create_server`, then
+    ``await server.serve()``; or let :func:`mug_core.server.app.run` do both.
+
+    Construction loads plugins and validates the configuration, so every mistake is reported
+    before anything listens. Sinks and the progress store open in :meth:`serve`.
+    """
+
+    def __init__(self, config: ExperimentConfig, host: PluginHost | None = None) -> None:
+        self.config = config
+        self.plugins = host or PluginHost.load(
+            allow=config.plugin_allow, block=config.plugin_block, extra_plugins=config.extra_plugins
+        )
+        config.validate(self.plugins)
+        self.static_dirs: dict[str, Path] = {}
+        self.client_modules: list[str] = []
+        self.vendor_files: dict[str, Path] = {}
+        self._collect_assets()
+        self.secret_key = secrets.token_hex(32)
+        self.sio = socketio.AsyncServer(
+            async_mode="asgi",
+            cors_allowed_origins=config.cors_allowed_origins,
+            # Larger messages than this close the connection; below it, handlers answer
+            # oversized payloads with a clear error.
+            max_http_buffer_size=config.max_payload_bytes * 2,
+            logger=False,
+            engineio_logger=False,
+        )
+        self.sessions = ParticipantSessions(self)
+        self.sessions.attach(self.sio)
+        self.http = build_http_app(self)
+        self.http.secret_key = self.secret_key
+        self.asgi = socketio.ASGIApp(self.sio, other_asgi_app=self.http)
+        self.store: Any = None
+        self.router: Any = None
+
+    def _collect_assets(self) -> None:
+        missing: list[str] = []
+        registry = self.plugins.registries.client_assets
+        for name in registry.names():
+            assets: ClientAssets = registry.get(name)
+            self.static_dirs[name] = Path(assets.static_dir)
+            self.client_modules.extend(f"/static/{name}/{m}" for m in assets.modules)
+            for url_path, package_path in assets.vendor.items():
+                found = find_vendor_file(package_path)
+                if found is None:
+                    missing.append(package_path)
+                else:
+                    self.vendor_files[url_path] = found
+        if missing:
+            raise ConfigError(
+                "browser packages are not installed: "
+                + ", ".join(missing)
+                + ". Run `mug assets install` (needs npm), or set MUG_VENDOR_DIR to a folder "
+                "whose node_modules holds them"
+            )
+
+    def scene_context(self, state: ParticipantState, current: Current) -> SceneContext:
+        """What a scene may know about the participant it is shown to."""
+        return SceneContext(
+            participant_id=state.participant_id,
+            scene_key=current.scene_key,
+            answers=state.answers,
+            completion_code=state.completion_code,
+        )
+
+    async def emit_event(self, event: ParticipantEvent) -> None:
+        """Tell every plugin about ``event``; an observer's error is logged, never raised."""
+        try:
+            results = self.plugins.hook.mug_participant_event(event=event)
+            for result in results:
+                await await_me_maybe(result)
+        except Exception:
+            log.exception("a plugin failed while observing %s", event.name)
+
+    def _open_data(self) -> None:
+        study_dir = self.config.study_dir
+        study_dir.mkdir(parents=True, exist_ok=True)
+        sinks = {}
+        for name in self.config.sinks:
+            sink_class = self.plugins.registries.data_sinks.get(name)
+            options = self.config.sink_options.get(name, {})
+            sinks[name] = sink_class(
+                SinkContext(self.config.experiment_id or "", study_dir, options)
+            )
+        self.router = DataRouter(sinks)
+        self.store = SQLiteProgressStore(self.config.resolved_state_path)
+
+    async def serve(self, shutdown: asyncio.Event | None = None) -> None:
+        """Serve until ``shutdown`` is set (or forever). Opens and closes sinks and the store."""
+        shutdown = shutdown or asyncio.Event()
+        self._open_data()
+        await call_lifecycle(self.plugins.hook.mug_server_start(server=self))
+        hc = HypercornConfig()
+        hc.bind = [f"{self.config.host}:{self.config.port}"]
+        hc.accesslog = None
+        hc.errorlog = logging.getLogger("hypercorn.error")
+        hc.graceful_timeout = 2.0
+        try:
+            await serve(self.asgi, hc, shutdown_trigger=shutdown.wait)  # type: ignore[arg-type]
+        finally:
+            await call_lifecycle(self.plugins.hook.mug_server_stop(server=self))
+            await self.sio.shutdown()
+            await self.store.close()
+            await asyncio.to_thread(self.router.close)
