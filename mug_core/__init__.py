@@ -45,7 +45,31 @@ _EXPORTS = {
     },
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "PROJECT",
+    "Branch",
+    "CompletionCodeScene",
+    "ConfigError",
+    "DuplicateRegistrationError",
+    "EndScene",
+    "ExperimentConfig",
+    "FreeText",
+    "Likert",
+    "MugError",
+    "MultipleChoice",
+    "PluginHost",
+    "PluginLoadError",
+    "PolicyTypes",
+    "RandomizeOrder",
+    "RepeatScene",
+    "Scene",
+    "Stager",
+    "StartScene",
+    "StaticScene",
+    "Surface",
+    "SurveyScene",
+    "hookimpl",
+]
 
 if TYPE_CHECKING:
     from mug_core.configurations import ExperimentConfig, PolicyTypes
