@@ -68,7 +68,12 @@ class MugServer:
         missing: list[str] = []
         registry = self.plugins.registries.client_assets
         for name in registry.names():
-            assets: ClientAssets = registry.get(name)
+            assets = registry.get(name)
+            if not isinstance(assets, ClientAssets):
+                raise ConfigError(
+                    f"plugin {registry.plugin_of(name)!r} registered client assets {name!r} "
+                    f"as {type(assets).__name__}; register a ClientAssets"
+                )
             self.static_dirs[name] = Path(assets.static_dir)
             self.client_modules.extend(f"/static/{name}/{m}" for m in assets.modules)
             for url_path, package_path in assets.vendor.items():
