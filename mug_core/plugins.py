@@ -101,9 +101,7 @@ class PluginHost:
         try:
             host.manager.check_pending()
         except pluggy.PluginValidationError as exc:
-            raise PluginLoadError(
-                f"plugin {exc.plugin_name!r} implements an unknown hook: {exc}"
-            ) from exc
+            raise PluginLoadError(f"a plugin does not match the hook contract: {exc}") from exc
         return host
 
     def load_builtin(self) -> None:
@@ -148,7 +146,12 @@ class PluginHost:
                     f"plugin {ep.name!r}{source} failed to import ({ep.value}): "
                     f"{type(exc).__name__}: {exc}"
                 ) from exc
-            self.manager.register(plugin, name=ep.name)
+            try:
+                self.manager.register(plugin, name=ep.name)
+            except pluggy.PluginValidationError as exc:
+                raise PluginLoadError(
+                    f"plugin {ep.name!r} does not match the hooks: {exc}"
+                ) from exc
             self.plugins[ep.name] = PluginInfo(ep.name, dist_name, version, False)
 
     def register(self, plugin: object, *, name: str) -> None:

@@ -18,9 +18,13 @@ start = (
     .consent("I am 18 or older and agree to take part.")
 )
 
-instructions = static_scene.StaticScene().scene(scene_id="instructions").display(
-    scene_header="Instructions",
-    scene_body="<p>Please answer every question marked with a star.</p>",
+instructions = (
+    static_scene.StaticScene()
+    .scene(scene_id="instructions")
+    .display(
+        scene_header="Instructions",
+        scene_body="<p>Please answer every question marked with a star.</p>",
+    )
 )
 
 survey = (
@@ -36,22 +40,30 @@ survey = (
         ),
         MultipleChoice("hand", "Which hand do you use for the mouse?", options=["Left", "Right"]),
         MultipleChoice(
-            "genres", "Which genres do you play?", options=["Sports", "Puzzle", "Strategy"],
-            multi=True, required=False,
+            "genres",
+            "Which genres do you play?",
+            options=["Sports", "Puzzle", "Strategy"],
+            multi=True,
+            required=False,
         ),
         FreeText("comments", "Anything else you would like to tell us?", required=False),
     )
 )
 
-end = static_scene.CompletionCodeScene().scene(scene_id="end").display(
-    scene_header="Thank you!",
-    scene_body="<p>Copy this code into Prolific to finish.</p>",
+end = (
+    static_scene.CompletionCodeScene()
+    .scene(scene_id="end")
+    .display(
+        scene_header="Thank you!",
+        scene_body="<p>Copy this code into Prolific to finish.</p>",
+    )
 )
 
 config = (
     experiment_config.ExperimentConfig()
-    .experiment(stager=stager.Stager(scenes=[start, instructions, survey, end]),
-                experiment_id="survey_demo")
+    .experiment(
+        stager=stager.Stager(scenes=[start, instructions, survey, end]), experiment_id="survey_demo"
+    )
     .hosting(port=8000)
 )
 

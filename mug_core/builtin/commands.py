@@ -86,6 +86,7 @@ def _assets_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dir", type=Path, default=None, help=f"where to install (default {default_vendor_dir()})"
     )
+    parser.add_argument("--quiet", action="store_true", help="print only errors")
 
 
 def npm_packages(host: Any) -> dict[str, str]:
@@ -112,9 +113,18 @@ def _assets(args: argparse.Namespace) -> int:
         )
         return 2
     target.mkdir(parents=True, exist_ok=True)
-    manifest = {"name": "mug-vendor", "private": True, "dependencies": packages}
-    (target / "package.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    print(f"installing {', '.join(f'{n}@{v}' for n, v in packages.items())} into {target}")
+    manifest = json.dumps({"name": "mug-vendor", "private": True, "dependencies": packages})
+    manifest_file = target / "package.json"
+    installed = all(
+        (target / "node_modules" / name / "package.json").is_file() for name in packages
+    )
+    if installed and manifest_file.is_file() and manifest_file.read_text() == manifest:
+        if not args.quiet:
+            print(f"browser packages are up to date in {target}")
+        return 0
+    manifest_file.write_text(manifest)
+    if not args.quiet:
+        print(f"installing {', '.join(f'{n}@{v}' for n, v in packages.items())} into {target}")
     done = subprocess.run(
         [npm, "install", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"],
         cwd=target,

@@ -6,7 +6,9 @@ import re
 import uuid
 
 PARTICIPANT_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-PARTICIPANT_ID_RULE = "1 to 64 letters, digits, '_' or '-'"
+PARTICIPANT_ID_RULE = "1 to 64 letters, digits, '_' or '-', not ending in _ep<number>"
+# Episode files are named <participant>_ep<n>.csv, so such ids would collide with them.
+_RESERVED_SUFFIX = re.compile(r"_ep\d+(_events)?$")
 
 KNOWN_QUERY_PARAMETERS = (
     "PROLIFIC_PID",
@@ -29,7 +31,11 @@ def new_participant_id() -> str:
 
 def is_valid_participant_id(value: object) -> bool:
     """True when ``value`` is safe to use as a participant id (and so in file names)."""
-    return isinstance(value, str) and PARTICIPANT_ID_PATTERN.match(value) is not None
+    return (
+        isinstance(value, str)
+        and PARTICIPANT_ID_PATTERN.match(value) is not None
+        and _RESERVED_SUFFIX.search(value) is None
+    )
 
 
 def clean_query(query: object) -> dict[str, str]:
