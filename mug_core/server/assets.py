@@ -1,8 +1,8 @@
 """Files the browser needs: the core's ES modules, plugins' bundles, and npm packages.
 
-npm packages (socket.io-client, later pyodide and onnxruntime-web) are pinned in the
-``package.json`` shipped in ``mug_core/client`` and installed with ``mug assets install``;
-the server serves local copies only.
+npm packages (socket.io-client, and whatever plugins add) are pinned by the plugin that needs
+them (``ClientAssets.npm``) and installed with ``mug assets install``; the server serves local
+copies only, and refuses to start when one is missing.
 """
 
 from __future__ import annotations
