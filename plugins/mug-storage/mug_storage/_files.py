@@ -13,7 +13,8 @@ import logging
 import os
 import secrets
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import attrs
@@ -62,6 +63,26 @@ def write_all(fd: int, data: bytes) -> None:
     while view:
         written = os.write(fd, view)
         view = view[written:]
+
+
+_FSYNC_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="mug-csv-fsync")
+
+
+def run_parallel(tasks: list[Callable[[], object]]) -> None:
+    """Run I/O-bound ``tasks`` on a small pool; raise the first error after all finished.
+
+    fsync releases the GIL and the file system merges concurrent flushes, so a batch touching
+    many files becomes durable several times faster than with one fsync after another.
+    """
+    if len(tasks) <= 1:
+        for task in tasks:
+            task()
+        return
+    futures = [_FSYNC_POOL.submit(task) for task in tasks]
+    errors = [f.exception() for f in futures]
+    for error in errors:
+        if error is not None:
+            raise error
 
 
 def atomic_replace(path: Path, chunks: Iterable[bytes]) -> None:
@@ -186,9 +207,8 @@ class HandleCache:
             os.close(entry.fd)
 
     def sync_all(self) -> None:
-        """fsync every cached file with unsynced appends."""
-        for entry in self._files.values():
-            entry.sync()
+        """fsync every cached file with unsynced appends (several at once: fsyncs overlap)."""
+        run_parallel([entry.sync for entry in self._files.values()])
 
     def close_all(self) -> None:
         """Sync and close every cached file; the first error is raised after all are closed."""

@@ -22,6 +22,7 @@ import os
 import re
 import threading
 from collections.abc import Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -159,10 +160,12 @@ class CsvSink:
                 return
             appended: list[tuple[Path, int]] = []
             try:
-                for path, data in documents.items():
+                for path in documents:
                     self._ensure_dir(path.parent)
-                    _files.atomic_replace(path, [data])
                     self._pending_dirs.add(path.parent)
+                _files.run_parallel(
+                    [partial(_files.atomic_replace, p, [d]) for p, d in documents.items()]
+                )
                 for path, rows in groups.items():
                     self._append(path, rows, appended)
                 self._cache.sync_all()
