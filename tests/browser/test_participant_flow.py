@@ -28,6 +28,13 @@ def _consent(page: Any) -> None:
     page.click("#mug-continue")
 
 
+def _to_instructions(page: Any) -> None:
+    page.wait_for_selector("#mug-consent")
+    page.check("#mug-consent")
+    page.click("#mug-continue")
+    page.wait_for_selector("text=Instructions")
+
+
 def _survey(page: Any) -> None:
     page.wait_for_selector('[data-question="fun"]')
     page.click("#mug-continue")  # nothing answered: the server refuses the required ones
@@ -79,10 +86,7 @@ def test_a_refresh_mid_study_resumes_at_the_same_scene(tmp_path: Path, context: 
     with StudyServer(survey_study(tmp_path, sink="csv")) as server:
         page = context.new_page()
         page.goto(server.url("/refresher"))
-        page.wait_for_selector("#mug-consent")
-        page.check("#mug-consent")
-        page.click("#mug-continue")
-        page.wait_for_selector("text=Instructions")
+        _to_instructions(page)
         page.reload()
         page.wait_for_selector("text=Instructions")
         page.click("#mug-continue")
@@ -93,10 +97,7 @@ def test_a_server_restart_mid_study_resumes(tmp_path: Path, context: Any) -> Non
     server = StudyServer(survey_study(tmp_path, sink="csv")).start()
     page = context.new_page()
     page.goto(server.url("/restarter"))
-    page.wait_for_selector("#mug-consent")
-    page.check("#mug-consent")
-    page.click("#mug-continue")
-    page.wait_for_selector("text=Instructions")
+    _to_instructions(page)
     server.stop()
     restarted = StudyServer(survey_study(tmp_path, sink="csv"), port=server.port).start()
     try:

@@ -41,7 +41,7 @@ DEFAULT_MAX_OPEN_FILES = 256
 OPTIONS = ("max_open_files",)
 
 _ENCODING_ERRORS = "backslashreplace"
-"""Unencodable text (lone surrogates a browser may send) is written as ``\\udXXX`` escapes."""
+"""Unencodable text (lone surrogates a browser may send) is kept as backslash escapes."""
 
 _REWRITE_CHUNK_ROWS = 2048
 
