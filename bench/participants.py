@@ -1,8 +1,11 @@
-"""How many participants can walk a study at once?
+"""How many participants can be in a study at once?
 
 Starts a real study server (``mug run``, hypercorn, CSV sink) as a separate process, then N
-python-socketio clients join at once and each walks a three-scene study: instructions, a survey
-with answers, and a completion code. Every acknowledgement is timed from the client.
+python-socketio clients arrive over ``--ramp`` seconds, stay connected, and each walks a
+three-scene study (instructions, a survey with answers, a completion code), reading each page
+for ``--think`` seconds (uniform between the two values) like a fast participant. Every
+acknowledgement is timed from the client. ``--ramp 0 --think 0,0`` is the worst case: every
+participant arrives and clicks at the same instant.
 
     python bench/participants.py --participants 1000
 
@@ -14,6 +17,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -48,6 +53,11 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -55,7 +65,11 @@ def _rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def _participant(url: str, index: int, timings: dict[str, list[float]]) -> bool:
+async def _participant(
+    url: str, index: int, timings: dict[str, list[float]], arrive: float, think: tuple[float, float]
+) -> bool:
+    rng = random.Random(index)
+    await asyncio.sleep(arrive)
     client = socketio.AsyncClient(reconnection=False)
     try:
         await client.connect(url, transports=["websocket"], wait_timeout=30)
@@ -67,8 +81,10 @@ async def _participant(url: str, index: int, timings: dict[str, list[float]]) ->
             return answer
 
         joined = await call("join", "join", {"participant_id": f"bench{index}", "tab_id": "t"})
+        await asyncio.sleep(rng.uniform(*think))
         step = await call("advance", "advance", {"scene_key": joined["scene"]["scene_key"]})
         answers = {"fun": 1 + index % 7, "hand": "L" if index % 2 else "R"}
+        await asyncio.sleep(rng.uniform(*think))
         done = await call(
             "advance", "advance", {"scene_key": "survey", "response": {"answers": answers}}
         )
@@ -80,13 +96,13 @@ async def _participant(url: str, index: int, timings: dict[str, list[float]]) ->
         await client.disconnect()
 
 
-async def _run(url: str, n: int, connect_concurrency: int) -> tuple[int, dict, float]:
+async def _run(
+    url: str, n: int, ramp: float = 0.0, think: tuple[float, float] = (0.0, 0.0)
+) -> tuple[int, dict, float]:
     timings: dict[str, list[float]] = {"join": [], "advance": []}
-    gate = asyncio.Semaphore(connect_concurrency)
 
     async def one(i: int) -> bool:
-        async with gate:
-            return await _participant(url, i, timings)
+        return await _participant(url, i, timings, ramp * i / n, think)
 
     start = time.perf_counter()
     results = await asyncio.gather(*(one(i) for i in range(n)))
@@ -96,10 +112,15 @@ async def _run(url: str, n: int, connect_concurrency: int) -> tuple[int, dict, f
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--participants", type=int, default=1000)
-    parser.add_argument("--concurrency", type=int, default=1000, help="clients active at once")
+    parser.add_argument("--ramp", type=float, default=10.0, help="seconds over which all arrive")
+    parser.add_argument(
+        "--think", default="1,3", help="seconds spent on each page: min,max (default 1,3)"
+    )
     parser.add_argument("--port", type=int, default=0, help="default: a free port")
     args = parser.parse_args()
     args.port = args.port or free_port()
+    low, high = (float(v) for v in args.think.split(","))
+    think = (low, high)
 
     with tempfile.TemporaryDirectory() as tmp:
         study = Path(tmp) / "study.py"
@@ -128,13 +149,15 @@ def main() -> None:
                         sys.exit(f"the study server failed:\n{server.stderr.read().decode()}")
                     time.sleep(0.05)
             completed, timings, elapsed = asyncio.run(
-                _run(url, args.participants, args.concurrency)
+                _run(url, args.participants, args.ramp, think)
             )
             rss = _rss_mb(server.pid)
-            csv_files = len(list((Path(tmp) / "data" / "bench" / "survey").glob("*.csv")))
+            server_cpu = _cpu_s(server.pid)
+            client_cpu = resource.getrusage(resource.RUSAGE_SELF)
         finally:
             server.terminate()
-            server.wait(timeout=30)
+            server.wait(timeout=60)
+        csv_files = len(list((Path(tmp) / "data" / "bench" / "survey").glob("*.csv")))
 
     all_acks = timings["join"] + timings["advance"]
     print(f"{'call':<10}{'count':>8}{'median ms':>12}{'p95 ms':>10}{'max ms':>10}")
@@ -143,7 +166,11 @@ def main() -> None:
             f"{kind:<10}{len(values):>8}{statistics.median(values):>12.1f}"
             f"{_percentile(values, 0.95):>10.1f}{max(values):>10.1f}"
         )
-    print(f"wall time {elapsed:.1f} s, survey CSV files written: {csv_files}")
+    print(
+        f"wall time {elapsed:.1f} s; CPU: server {server_cpu:.1f} s, clients "
+        f"{client_cpu.ru_utime + client_cpu.ru_stime:.1f} s; survey CSV files: {csv_files}"
+    )
+    print(f"arrivals over {args.ramp:g} s, {low:g} to {high:g} s on each page")
     print(
         f"participants={args.participants} completed={completed} "
         f"p95_ack_ms={_percentile(all_acks, 0.95):.1f} rss_mb={rss:.0f}"

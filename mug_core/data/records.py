@@ -6,6 +6,7 @@ apart. See ``docs/data.md`` for every record kind and column.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -46,3 +47,24 @@ class Record:
             raise ValueError(f"a {self.kind!r} record needs a scene_key")
         if self.kind in ("step", "event") and self.episode is None:
             raise ValueError(f"a {self.kind!r} record needs an episode number")
+
+    def to_json(self) -> str:
+        """Compact JSON; raises TypeError if a value is not JSON-serialisable."""
+        return json.dumps(
+            {
+                "kind": self.kind,
+                "experiment_id": self.experiment_id,
+                "participant_id": self.participant_id,
+                "values": dict(self.values),
+                "scene_key": self.scene_key,
+                "episode": self.episode,
+                "created_at": self.created_at,
+            },
+            separators=(",", ":"),
+            allow_nan=True,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Record:
+        """The record :meth:`to_json` wrote."""
+        return cls(**json.loads(text))

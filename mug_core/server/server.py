@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import secrets
 from pathlib import Path
@@ -13,7 +14,7 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config as HypercornConfig
 
 from mug_core.configurations.experiment_config import ExperimentConfig
-from mug_core.data.router import DataRouter
+from mug_core.data.delivery import Delivery
 from mug_core.data.sinks import SinkContext
 from mug_core.errors import ConfigError
 from mug_core.plugins import PluginHost, await_me_maybe, call_lifecycle
@@ -23,7 +24,7 @@ from mug_core.server.events import ParticipantEvent
 from mug_core.server.flow import Current, ParticipantState
 from mug_core.server.http import build_http_app
 from mug_core.server.sessions import ParticipantSessions
-from mug_core.server.store import SQLiteProgressStore
+from mug_core.server.store import SQLiteStudyStore
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ class MugServer:
         self.http.secret_key = self.secret_key
         self.asgi = socketio.ASGIApp(self.sio, other_asgi_app=self.http)
         self.store: Any = None
-        self.router: Any = None
+        self.delivery: Any = None
 
     def _collect_assets(self) -> None:
         missing: list[str] = []
@@ -118,14 +119,18 @@ class MugServer:
             sinks[name] = sink_class(
                 SinkContext(self.config.experiment_id or "", study_dir, options)
             )
-        self.router = DataRouter(sinks)
-        self.store = SQLiteProgressStore(self.config.resolved_state_path)
+        self.store = SQLiteStudyStore(self.config.resolved_state_path)
+        self.delivery = Delivery(self.store, sinks)
 
     async def serve(self, shutdown: asyncio.Event | None = None) -> None:
         """Serve until ``shutdown`` is set (or forever). Opens and closes sinks and the store."""
         shutdown = shutdown or asyncio.Event()
         self._open_data()
         await call_lifecycle(self.plugins.hook.mug_server_start(server=self))
+        # Everything built so far lives as long as the server: keep it out of the collector's
+        # full passes, which otherwise pause every participant at once.
+        gc.collect()
+        gc.freeze()
         hc = HypercornConfig()
         hc.bind = [f"{self.config.host}:{self.config.port}"]
         hc.accesslog = None
@@ -137,4 +142,4 @@ class MugServer:
             await call_lifecycle(self.plugins.hook.mug_server_stop(server=self))
             await self.sio.shutdown()
             await self.store.close()
-            await asyncio.to_thread(self.router.close)
+            await asyncio.to_thread(self.delivery.close)

@@ -121,8 +121,7 @@ class ParticipantSessions:
             current = self.flow.enter(state, time.time())
             if fresh or started != state.scene_started_at:
                 records.append(self.metadata_record(state))
-                await self.server.router.write(records)
-                await self.server.store.put(state)
+                await self.server.store.commit(state, records)
         await self.server.emit_event(
             ParticipantEvent(
                 "joined",
@@ -172,11 +171,10 @@ class ParticipantSessions:
             nxt = self.flow.enter(state, now)
             records = [self.scene_record(state, entry, result.values), self.metadata_record(state)]
             try:
-                await self.server.router.write(records)
+                await self.server.store.commit(state, records)
             except Exception:
                 log.exception("could not store data for participant %s", pid)
                 return _fail("storage", "Your answers could not be saved yet; please try again.")
-            await self.server.store.put(state)
         await self.server.emit_event(
             ParticipantEvent("advanced", self.experiment_id, pid, current.scene_key)
         )

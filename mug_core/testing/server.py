@@ -78,6 +78,12 @@ class StudyServer:
                 time.sleep(0.05)
         raise TimeoutError(f"the study server did not answer on port {self.port}")
 
+    def flush(self, timeout: float = 15.0) -> None:
+        """Wait until every data sink holds every record acknowledged so far."""
+        assert self.server is not None and self.server.delivery is not None
+        if not self.server.delivery.wait_drained(timeout):
+            raise TimeoutError(f"data sinks still lag: {self.server.delivery.lag()}")
+
     def stop(self, timeout: float = 15.0) -> None:
         """Shut down gracefully: queued data is written before this returns."""
         if self._loop is not None and self._shutdown is not None and self._thread is not None:

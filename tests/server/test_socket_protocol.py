@@ -76,6 +76,7 @@ async def test_a_participant_walks_the_study_and_every_answer_is_recorded(
     assert end["scene_type"] == "completion_code" and len(end["spec"]["code"]) == 10
     await p.close()
 
+    await asyncio.to_thread(server.flush)
     records = read_records(server.config.study_dir / "records.jsonl")
     scene_rows = [r for r in records if r["kind"] == "scene"]
     assert [r["scene_key"] for r in scene_rows] == ["consent", "instructions", "survey"]
@@ -124,6 +125,7 @@ async def test_a_reconnect_resumes_and_a_stale_submit_is_not_recorded_twice(
     stale = await again.advance("consent", {"consent": True})
     assert stale["ok"] and stale["scene"]["scene_key"] == "instructions"
     await again.close()
+    await asyncio.to_thread(server.flush)
     rows = [r for r in read_records(server.config.study_dir / "records.jsonl")]
     assert [r["scene_key"] for r in rows if r["kind"] == "scene"] == ["consent"]
 

@@ -208,7 +208,7 @@ class HandleCache:
 
     def sync_all(self) -> None:
         """fsync every cached file with unsynced appends (several at once: fsyncs overlap)."""
-        run_parallel([entry.sync for entry in self._files.values()])
+        run_parallel([entry.sync for entry in self._files.values() if entry.dirty])
 
     def close_all(self) -> None:
         """Sync and close every cached file; the first error is raised after all are closed."""

@@ -1,0 +1,166 @@
+"""Deliver records from the store's outbox to every data sink, in order, off the event loop.
+
+One thread per sink reads records past that sink's cursor, hands them to ``sink.write`` in
+batches, and moves the cursor on. A sink that fails is retried with backoff while the others go
+on; its records wait in the outbox (also across restarts) until it takes them. Records every
+sink has are removed from the outbox.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from mug_core.data.records import Record
+from mug_core.data.sinks import DataSink
+
+log = logging.getLogger(__name__)
+
+BATCH = 5000
+MAX_BACKOFF_S = 30.0
+
+
+class SinkDrainer:
+    """Moves records from the outbox into one sink."""
+
+    def __init__(self, name: str, sink: DataSink, delivery: Delivery) -> None:
+        self.name = name
+        self.sink = sink
+        self.delivery = delivery
+        self.cursor = 0
+        self.failures = 0
+        self._thread = threading.Thread(target=self._run, name=f"mug-sink-{name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        db = self.delivery.connect()
+        db.execute("INSERT OR IGNORE INTO sink_cursors (sink, seq) VALUES (?, 0)", (self.name,))
+        db.commit()
+        self.cursor = db.execute(
+            "SELECT seq FROM sink_cursors WHERE sink = ?", (self.name,)
+        ).fetchone()[0]
+        try:
+            while True:
+                rows = db.execute(
+                    "SELECT seq, body FROM records WHERE seq > ? ORDER BY seq LIMIT ?",
+                    (self.cursor, BATCH),
+                ).fetchall()
+                if not rows:
+                    if not self.delivery.wait_for_records(self.cursor):
+                        return
+                    continue
+                if not self._deliver(rows):
+                    if self.delivery.stopping.wait(min(MAX_BACKOFF_S, 0.25 * 2**self.failures)):
+                        return  # stopping while the sink is down: records stay in the outbox
+                    continue
+                self.cursor = rows[-1][0]
+                with db:
+                    db.execute(
+                        "UPDATE sink_cursors SET seq = ? WHERE sink = ?", (self.cursor, self.name)
+                    )
+                self.delivery.advanced(db)
+        finally:
+            db.close()
+
+    def _deliver(self, rows: list[tuple[int, str]]) -> bool:
+        try:
+            self.sink.write([Record.from_json(body) for _, body in rows])
+        except Exception:
+            self.failures += 1
+            log.exception(
+                "data sink %r failed to write %d records (attempt %d); they stay queued",
+                self.name,
+                len(rows),
+                self.failures,
+            )
+            return False
+        self.failures = 0
+        return True
+
+
+class Delivery:
+    """All sink drainers of one study, fed by a :class:`~mug_core.server.store.SQLiteStudyStore`."""
+
+    def __init__(self, store: Any, sinks: dict[str, DataSink]) -> None:
+        self.store = store
+        self.path: Path = store.path
+        self.sinks = sinks
+        self.stopping = threading.Event()
+        self.drainers = [SinkDrainer(name, sink, self) for name, sink in sinks.items()]
+        for drainer in self.drainers:
+            drainer.start()
+
+    def connect(self) -> sqlite3.Connection:
+        from mug_core.server.store import connect
+
+        # Losing a cursor update in a power cut means re-delivery, never loss.
+        return connect(self.path, synchronous="NORMAL")
+
+    def wait_for_records(self, cursor: int) -> bool:
+        """Block until the outbox has records past ``cursor``; False when stopping and idle."""
+        condition = self.store.committed
+        with condition:
+            while self.store.last_seq <= cursor:
+                if self.stopping.is_set():
+                    return False
+                condition.wait(0.2)
+        return True
+
+    def advanced(self, db: sqlite3.Connection) -> None:
+        """A drainer moved on: drop records every sink has, and wake :meth:`wait_drained`."""
+        names = list(self.sinks)
+        marks = ",".join("?" for _ in names)
+        with db:
+            db.execute(
+                f"DELETE FROM records WHERE seq <= "
+                f"(SELECT MIN(seq) FROM sink_cursors WHERE sink IN ({marks}))",
+                names,
+            )
+        with self.store.committed:
+            self.store.committed.notify_all()
+
+    def lag(self) -> dict[str, int]:
+        """How many committed records each sink has yet to take."""
+        return {d.name: max(0, self.store.last_seq - d.cursor) for d in self.drainers}
+
+    def wait_drained(self, timeout: float = 30.0, *, unless_failing: bool = False) -> bool:
+        """Block until every sink holds every committed record (True), or ``timeout`` passes.
+
+        With ``unless_failing``, give up as soon as every lagging sink is failing (it would
+        not catch up by waiting).
+        """
+        deadline = time.monotonic() + timeout
+        condition = self.store.committed
+        with condition:
+            while lagging := [d for d in self.drainers if d.cursor < self.store.last_seq]:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or (unless_failing and all(d.failures for d in lagging)):
+                    return False
+                condition.wait(min(remaining, 0.1))
+        return True
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Deliver what is queued, stop the drainers, close the sinks (idempotent).
+
+        Records a failing sink has not taken stay in the outbox for the next start.
+        """
+        if self.stopping.is_set():
+            return
+        if not self.wait_drained(timeout, unless_failing=True):
+            log.warning("stopping with records still queued for sinks: %s", self.lag())
+        self.stopping.set()
+        with self.store.committed:
+            self.store.committed.notify_all()
+        for drainer in self.drainers:
+            drainer.join(timeout)
+        for sink in self.sinks.values():
+            sink.close()
