@@ -170,6 +170,16 @@ async function start() {
     return promise;
   };
 
+  /**
+   * Send a scene-specific event (e.g. a game's step records); resolves with the server's ack.
+   * Queued while offline and re-sent after a reconnect, like submit; the server drops
+   * duplicates the scene can recognise (sequence numbers).
+   */
+  const sceneEvent = (sceneKey, name, data) =>
+    session
+      .request("scene_event", { scene_key: sceneKey, name, payload: data ?? {} }, { sceneKey })
+      .then(normalizeAck);
+
   function sceneApi(payload) {
     return {
       participantId: boot.participant_id,
@@ -177,6 +187,8 @@ async function start() {
       payload,
       spec: payload.spec ?? {},
       submit: (response) => submit(payload.scene_key, response),
+      sceneEvent: (name, data) => sceneEvent(payload.scene_key, name, data),
+      maxPayloadBytes: boot.max_payload_bytes || 65536,
       socket,
       showProgress,
       hideProgress,

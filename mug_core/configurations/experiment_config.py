@@ -132,6 +132,7 @@ class ExperimentConfig:
         else:
             problems.extend(self.stager.check())
             for scene in self.stager.all_scenes():
+                problems.extend(scene.plugin_problems(registries))
                 if scene.scene_type not in registries.scene_types:
                     problems.append(
                         f"scene {scene.scene_id!r} is a {type(scene).__name__} (type "

@@ -22,12 +22,35 @@ def check_id(value: object, what: str) -> str:
 
 @attrs.frozen
 class SceneContext:
-    """What a scene may use when it describes itself to one participant's page."""
+    """What a scene may use when it describes itself to one participant's page.
+
+    ``scene_state`` is this participant's state for this scene (JSON-serialisable); changes a
+    scene makes to it are saved together with the records it returns, atomically.
+    """
 
     participant_id: str
     scene_key: str
     answers: Mapping[str, Mapping[str, Any]]
     completion_code: str | None = None
+    experiment_id: str = ""
+    scene_state: dict[str, Any] = attrs.field(factory=dict)
+    max_payload_bytes: int = 64 * 1024
+
+
+@attrs.frozen
+class EventResult:
+    """What a scene makes of a page event: records to store and the acknowledgement's fields,
+    or a refusal (``ok=False`` with a ``code`` and ``message``)."""
+
+    records: list[Any] = attrs.field(factory=list)
+    reply: dict[str, Any] = attrs.field(factory=dict)
+    ok: bool = True
+    code: str = ""
+    message: str = ""
+
+    @classmethod
+    def refuse(cls, code: str, message: str) -> EventResult:
+        return cls(ok=False, code=code, message=message)
 
 
 @attrs.frozen
@@ -79,6 +102,10 @@ class Scene:
             return [f"a {type(self).__name__} has no scene_id: call .scene(scene_id=...)"]
         return []
 
+    def plugin_problems(self, registries: Any) -> list[str]:
+        """Problems only the installed plugins can reveal (a missing runtime, ...)."""
+        return []
+
     def client_spec(self, context: SceneContext) -> dict[str, Any]:
         """The JSON the page's renderer for :attr:`scene_type` receives."""
         return {}
@@ -86,6 +113,12 @@ class Scene:
     def handle_response(self, payload: Mapping[str, Any], context: SceneContext) -> Response:
         """Validate what the page sent when the participant continues; default: nothing."""
         return Response()
+
+    def handle_event(
+        self, name: str, payload: Mapping[str, Any], context: SceneContext
+    ) -> EventResult:
+        """Handle a scene-specific page event (``scene_event``); default: refuse it."""
+        return EventResult.refuse("unknown_event", f"{self.scene_type} scenes have no {name!r}")
 
     @property
     def is_terminal(self) -> bool:

@@ -34,6 +34,7 @@ class ParticipantState:
     scene_started_at: float | None = None
     completion_code: str | None = None
     finished_at: float | None = None
+    scene_state: dict[str, dict[str, Any]] = attrs.field(factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form for the progress store."""

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import html
+import io
 import json
 import mimetypes
+import zipfile
 from typing import TYPE_CHECKING
 
 from quart import Quart, Response, redirect, request, send_from_directory
@@ -29,6 +32,19 @@ SECURITY_HEADERS = {
 def _boot_json(data: dict) -> str:
     # Safe inside <script type="application/json">: no "</script>" or "<!--" can appear.
     return json.dumps(data).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+@functools.cache
+def env_side_zip() -> bytes:
+    """The parts of ``mug_core`` an env imports (``mug_core.rendering``), as a zip to unpack into
+    Pyodide's site-packages. Standard library only, so they run in the browser."""
+    root = CLIENT_DIR.parent
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.write(root / "__init__.py", "mug_core/__init__.py")
+        for file in sorted((root / "rendering").glob("*.py")):
+            archive.write(file, f"mug_core/rendering/{file.name}")
+    return buffer.getvalue()
 
 
 def _error_page(title: str, message: str, status: int) -> Response:
@@ -76,11 +92,18 @@ def build_http_app(server: MugServer) -> Quart:
             "experiment_id": server.config.experiment_id,
             "modules": server.client_modules,
             "socket_path": "/socket.io",
+            "max_payload_bytes": server.config.max_payload_bytes,
         }
         page = template.replace("{{boot_json}}", _boot_json(boot)).replace(
             "{{socketio_url}}", "/vendor/socket.io.min.js"
         )
         return Response(page, content_type="text/html; charset=utf-8")
+
+    @app.get("/python/mug_core.zip")
+    async def env_side_python() -> Response:
+        response = Response(env_side_zip(), content_type="application/zip")
+        response.headers["Cache-Control"] = "no-cache"
+        return response
 
     @app.get("/static/<bundle>/<path:path>")
     async def static_file(bundle: str, path: str) -> Response:

@@ -98,6 +98,9 @@ class MugServer:
             scene_key=current.scene_key,
             answers=state.answers,
             completion_code=state.completion_code,
+            experiment_id=self.config.experiment_id or "",
+            scene_state=state.scene_state.setdefault(current.scene_key, {}),
+            max_payload_bytes=self.config.max_payload_bytes,
         )
 
     async def emit_event(self, event: ParticipantEvent) -> None:

@@ -53,6 +53,7 @@ class ParticipantSessions:
         sio.on("disconnect", self.on_disconnect)
         sio.on("join", self.on_join)
         sio.on("advance", self.on_advance)
+        sio.on("scene_event", self.on_scene_event)
         sio.on("*", self.on_unknown)
 
     def _lock(self, participant_id: str) -> asyncio.Lock:
@@ -183,6 +184,42 @@ class ParticipantSessions:
                 ParticipantEvent("finished", self.experiment_id, pid, nxt.scene_key)
             )
         return {"ok": True, "scene": self.scene_payload(state, nxt)}
+
+    async def on_scene_event(self, sid: str, data: Any = None) -> dict[str, Any]:
+        """A scene-specific event (a game's step records, ...), handled by the current scene."""
+        pid = self.sid_to_pid.get(sid)
+        if pid is None:
+            return _fail("not_joined", "join before sending scene events")
+        if (
+            not isinstance(data, dict)
+            or not isinstance(data.get("scene_key"), str)
+            or not isinstance(data.get("name"), str)
+            or not isinstance(data.get("payload", {}), dict)
+        ):
+            return _fail("bad_request", "scene_event needs scene_key, name and a payload object")
+        if (error := self._too_large(data)) is not None:
+            return error
+        async with self._lock(pid):
+            if self.active.get(pid, ("",))[0] != sid:
+                return _fail("second_tab", SECOND_TAB_MESSAGE)
+            state = await self.server.store.get(pid)
+            current = None if state is None else self.flow.current(state)
+            if state is None or current is None or current.scene_key != data["scene_key"]:
+                return _fail("stale_scene", "this page's scene is over")
+            context = self.server.scene_context(state, current)
+            try:
+                result = current.scene.handle_event(data["name"], data.get("payload", {}), context)
+            except Exception:
+                log.exception("scene %r failed to handle %r", current.scene_key, data["name"])
+                return _fail("scene_error", "the server could not handle this event")
+            if not result.ok:
+                return _fail(result.code, result.message)
+            try:
+                await self.server.store.commit(state, result.records)
+            except Exception:
+                log.exception("could not store data for participant %s", pid)
+                return _fail("storage", "the data could not be saved yet; please retry")
+        return {"ok": True, **result.reply}
 
     def scene_payload(self, state: ParticipantState, current: Current | None) -> dict | None:
         """What the page needs to show ``current`` (None past the end)."""

@@ -1,0 +1,324 @@
+"""``GymScene``: a Gymnasium env or PettingZoo ParallelEnv played in the study.
+
+The scene is configuration plus the server side of recording; a runtime plugin steps the env
+(``browser``: Pyodide in the participant's page, from ``mug-pyodide``). ``docs/game-protocol.md``
+is the contract between the two.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Self
+
+import attrs
+
+from mug_core.configurations.configuration_constants import HeuristicPolicy, PolicyTypes
+from mug_core.scenes.gym_recording import handle_game_event
+from mug_core.scenes.scene import EventResult, Response, Scene, SceneContext
+
+log = logging.getLogger(__name__)
+
+RUNTIME_EXTRAS = {"browser": "pyodide", "server": "server-runtime"}
+INPUT_MODES = ("pressed_keys", "single_keystroke")
+POPULATION_METHODS = ("default_action", "previous_submitted_action")
+
+
+def _key_combo(key: Any) -> list[str]:
+    keys = list(key) if isinstance(key, tuple | list) else [key]
+    if not keys or not all(isinstance(k, str) and k for k in keys):
+        raise ValueError(f"gameplay(): action_mapping keys must be key names, got {key!r}")
+    return keys
+
+
+@attrs.define(eq=False)
+class GymScene(Scene):
+    """A game scene. Chain the builders like the seed::
+
+    GymScene().scene("game").policies(policy_mapping={0: PolicyTypes.Human})
+        .rendering(fps=30, game_width=600, game_height=300)
+        .runtime(environment_initialization_code_filepath="env_file.py")
+        .gameplay(action_mapping={"ArrowLeft": 1}, default_action=0, num_episodes=2)
+    """
+
+    scene_type = "gym"
+    policy_mapping: dict[Any, Any] = attrs.field(factory=dict)
+    frame_skip: int = 1
+    fps: int = 30
+    game_width: int = 600
+    game_height: int = 400
+    background: str = "#ffffff"
+    hud: str | None = None
+    runtime_name: str = "browser"
+    env_code: str | None = None
+    env_filename: str = "env.py"
+    python_files: dict[str, str] = attrs.field(factory=dict)
+    packages_to_install: list[str] = attrs.field(factory=list)
+    action_mapping: list[tuple[list[str], Any]] = attrs.field(factory=list)
+    default_action: Any = 0
+    num_episodes: int = 1
+    max_steps: int | None = None
+    input_mode: str = "pressed_keys"
+    action_population_method: str = "default_action"
+    countdown_s: int = 3
+    record_observations: bool = True
+    seed: int | None = None
+    scene_header: str | None = None
+    scene_body: str | None = None
+    in_game_scene_body: str | None = None
+
+    def policies(self, policy_mapping: Mapping[Any, Any], frame_skip: int = 1) -> Self:
+        """Who controls each agent: ``PolicyTypes.Human``, ``PolicyTypes.Random``, a
+        ``HeuristicPolicy`` or (with mug-onnx) a ``ModelConfig``. Keys are the env's agent ids."""
+        if not isinstance(policy_mapping, Mapping) or not policy_mapping:
+            raise ValueError("policies(): policy_mapping must map agent ids to policies")
+        if not isinstance(frame_skip, int) or frame_skip < 1:
+            raise ValueError("policies(): frame_skip must be 1 or more")
+        self.policy_mapping = dict(policy_mapping)
+        self.frame_skip = frame_skip
+        return self
+
+    def rendering(
+        self,
+        fps: int | None = None,
+        game_width: int | None = None,
+        game_height: int | None = None,
+        background: str | None = None,
+        hud: str | None = None,
+    ) -> Self:
+        """Frame rate, game size in pixels, background colour and a HUD text template
+        (``{episode}``, ``{num_episodes}``, ``{step}``, ``{max_steps}``, ``{score}``)."""
+        if fps is not None:
+            if not isinstance(fps, int) or not 1 <= fps <= 120:
+                raise ValueError(f"rendering(): fps must be 1 to 120, got {fps!r}")
+            self.fps = fps
+        for name, value in (("game_width", game_width), ("game_height", game_height)):
+            if value is not None:
+                if not isinstance(value, int) or not 16 <= value <= 4096:
+                    raise ValueError(f"rendering(): {name} must be 16 to 4096 pixels")
+                setattr(self, name, value)
+        if background is not None:
+            self.background = background
+        if hud is not None:
+            self.hud = hud
+        return self
+
+    def runtime(
+        self,
+        environment_initialization_code_filepath: str | Path | None = None,
+        environment_initialization_code: str | None = None,
+        packages_to_install: Sequence[str] = (),
+        python_files: Sequence[str | Path] | None = None,
+        runtime: str = "browser",
+    ) -> Self:
+        """Where and how the env is built. The code (a file, or a string) defines a global
+        ``env``. ``python_files`` are modules it imports (by default, the other ``.py`` files
+        beside the env file); ``packages_to_install`` come from the package index."""
+        if (environment_initialization_code_filepath is None) == (
+            environment_initialization_code is None
+        ):
+            raise ValueError(
+                "runtime(): give environment_initialization_code_filepath or "
+                "environment_initialization_code (one of them)"
+            )
+        if environment_initialization_code_filepath is not None:
+            path = Path(environment_initialization_code_filepath)
+            if not path.is_file():
+                raise ValueError(f"runtime(): no env file at {str(path)!r}")
+            self.env_code = path.read_text(encoding="utf-8")
+            self.env_filename = path.name
+            if python_files is None:
+                python_files = sorted(p for p in path.parent.glob("*.py") if p.name != path.name)
+        else:
+            self.env_code = environment_initialization_code
+        files: dict[str, str] = {}
+        for file in python_files or ():
+            file_path = Path(file)
+            if not file_path.is_file():
+                raise ValueError(f"runtime(): python_files: no file at {str(file_path)!r}")
+            files[file_path.name] = file_path.read_text(encoding="utf-8")
+        self.python_files = files
+        self.packages_to_install = list(packages_to_install)
+        self.runtime_name = runtime
+        return self
+
+    def gameplay(
+        self,
+        action_mapping: Mapping[Any, Any] | None = None,
+        default_action: Any = None,
+        num_episodes: int | None = None,
+        max_steps: int | None = None,
+        input_mode: str | None = None,
+        action_population_method: str | None = None,
+        countdown_s: int | None = None,
+        record_observations: bool | None = None,
+        seed: int | None = None,
+    ) -> Self:
+        """Keys to actions (a key, or a tuple of keys pressed together), the action with no
+        input, episodes, the step limit, input mode (``"pressed_keys"`` or
+        ``"single_keystroke"``), what a human does without input, and the base seed."""
+        if action_mapping is not None:
+            self.action_mapping = [(_key_combo(k), v) for k, v in action_mapping.items()]
+        if default_action is not None:
+            self.default_action = default_action
+        if num_episodes is not None:
+            if not isinstance(num_episodes, int) or num_episodes < 1:
+                raise ValueError("gameplay(): num_episodes must be 1 or more")
+            self.num_episodes = num_episodes
+        if max_steps is not None:
+            if not isinstance(max_steps, int) or max_steps < 1:
+                raise ValueError("gameplay(): max_steps must be 1 or more")
+            self.max_steps = max_steps
+        if input_mode is not None:
+            if input_mode not in INPUT_MODES:
+                raise ValueError(f"gameplay(): input_mode must be one of {INPUT_MODES}")
+            self.input_mode = input_mode
+        if action_population_method is not None:
+            if action_population_method not in POPULATION_METHODS:
+                raise ValueError(
+                    f"gameplay(): action_population_method must be one of {POPULATION_METHODS}"
+                )
+            self.action_population_method = action_population_method
+        if countdown_s is not None:
+            self.countdown_s = countdown_s
+        if record_observations is not None:
+            self.record_observations = record_observations
+        if seed is not None:
+            self.seed = seed
+        return self
+
+    def content(
+        self,
+        scene_header: str | None = None,
+        scene_body: str | None = None,
+        in_game_scene_body: str | None = None,
+    ) -> Self:
+        """Text around the game: before it (header, body) and while it runs. ``{participant_id}``
+        is filled in per participant."""
+        self.scene_header = scene_header
+        self.scene_body = scene_body
+        self.in_game_scene_body = in_game_scene_body
+        return self
+
+    # -- server side ---------------------------------------------------------------------------
+
+    def check(self) -> list[str]:
+        problems = super().check()
+        name = f"GymScene {self.scene_id!r}"
+        if self.env_code is None:
+            problems.append(f"{name} has no environment: call .runtime(...)")
+        else:
+            try:
+                compile(self.env_code, self.env_filename, "exec")
+            except SyntaxError as exc:
+                problems.append(f"{name}: the env file {self.env_filename} does not parse: {exc}")
+        if not self.policy_mapping:
+            problems.append(f"{name} has no policies: call .policies(policy_mapping={{...}})")
+        if PolicyTypes.Human in self.policy_mapping.values() and not self.action_mapping:
+            problems.append(f"{name} has a human player but no keys: .gameplay(action_mapping=)")
+        for agent, policy in self.policy_mapping.items():
+            if (
+                not isinstance(policy, PolicyTypes | HeuristicPolicy)
+                and type(policy).__name__ != "ModelConfig"
+            ):
+                problems.append(f"{name}: agent {agent!r} has an unknown policy {policy!r}")
+        return problems
+
+    def plugin_problems(self, registries: Any) -> list[str]:
+        problems = []
+        if self.runtime_name not in registries.runtimes:
+            extra = RUNTIME_EXTRAS.get(self.runtime_name)
+            hint = f": install it with pip install 'mug-core[{extra}]'" if extra else ""
+            problems.append(
+                f"GymScene {self.scene_id!r} runs in the {self.runtime_name!r} runtime, which no "
+                f"installed plugin provides{hint}"
+            )
+        for agent, policy in self.policy_mapping.items():
+            backend = getattr(policy, "backend", None)
+            if backend is not None and backend not in registries.policy_backends:
+                problems.append(
+                    f"GymScene {self.scene_id!r}: agent {agent!r} needs the {backend!r} policy "
+                    f"backend: install it with pip install 'mug-core[{backend}]'"
+                )
+        return problems
+
+    def policy_spec(self, agent: Any, policy: Any, seed: int) -> dict[str, Any]:
+        """How the page's runtime should act for ``agent``."""
+        if policy == PolicyTypes.Human:
+            return {"type": "human"}
+        if policy == PolicyTypes.Random:
+            return {"type": "random", "seed": seed}
+        if isinstance(policy, HeuristicPolicy):
+            return {"type": "heuristic", "reference": policy.reference, "kwargs": policy.kwargs}
+        spec = getattr(policy, "client_spec", None)
+        if callable(spec):
+            return spec()
+        raise ValueError(f"agent {agent!r}: no runtime support for policy {policy!r}")
+
+    def client_spec(self, context: SceneContext) -> dict[str, Any]:
+        state = context.scene_state
+        if "seed" not in state:
+            state["seed"] = self.seed if self.seed is not None else secrets.randbits(31)
+        seed = state["seed"]
+
+        def fill(text: str | None) -> str | None:
+            return (
+                None if text is None else text.replace("{participant_id}", context.participant_id)
+            )
+
+        return {
+            "runtime": self.runtime_name,
+            "header": fill(self.scene_header),
+            "body": fill(self.scene_body),
+            "in_game_body": fill(self.in_game_scene_body),
+            "fps": self.fps,
+            "width": self.game_width,
+            "height": self.game_height,
+            "background": self.background,
+            "hud": self.hud,
+            "env_code": self.env_code,
+            "env_filename": self.env_filename,
+            "python_files": self.python_files,
+            "packages": self.packages_to_install,
+            "policies": {
+                str(agent): self.policy_spec(agent, policy, seed + i)
+                for i, (agent, policy) in enumerate(self.policy_mapping.items())
+            },
+            "agent_ids": list(self.policy_mapping),
+            "action_mapping": [[keys, action] for keys, action in self.action_mapping],
+            "default_action": self.default_action,
+            "input_mode": self.input_mode,
+            "action_population_method": self.action_population_method,
+            "num_episodes": self.num_episodes,
+            "episodes_done": state.get("episodes_done", 0),
+            "max_steps": self.max_steps,
+            "seed": seed,
+            "record_observations": self.record_observations,
+            "countdown_s": self.countdown_s,
+            "chunk_bytes": context.max_payload_bytes // 2,
+        }
+
+    def handle_event(
+        self, name: str, payload: Mapping[str, Any], context: SceneContext
+    ) -> EventResult:
+        """Record the page's ``steps``, ``episode_end`` and ``error`` events."""
+        return handle_game_event(self, name, payload, context)
+
+    def handle_response(self, payload: Mapping[str, Any], context: SceneContext) -> Response:
+        done = context.scene_state.get("episodes_done", 0)
+        if done < self.num_episodes and not context.scene_state.get("errors"):
+            return Response(
+                errors={"": f"{self.num_episodes - done} episode(s) are still to be played."}
+            )
+        return Response(
+            values={
+                "episodes_done": done,
+                "errors": json.dumps(context.scene_state.get("errors", [])),
+            }
+        )
+
+
+__all__ = ["GymScene"]
