@@ -7,6 +7,7 @@ is the contract between the two.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import secrets
@@ -25,6 +26,12 @@ log = logging.getLogger(__name__)
 RUNTIME_EXTRAS = {"browser": "pyodide", "server": "server-runtime"}
 INPUT_MODES = ("pressed_keys", "single_keystroke")
 POPULATION_METHODS = ("default_action", "previous_submitted_action")
+
+
+def _served_name(path: Path) -> str:
+    """A content-addressed URL name, so a changed model is never served from a stale cache."""
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return f"{digest}{path.suffix}"
 
 
 def _key_combo(key: Any) -> list[str]:
@@ -227,6 +234,14 @@ class GymScene(Scene):
                 problems.append(f"{name}: agent {agent!r} has an unknown policy {policy!r}")
         return problems
 
+    def served_files(self) -> dict[str, Path]:
+        files = {}
+        for policy in self.policy_mapping.values():
+            path = getattr(policy, "onnx_path", None)
+            if path is not None and Path(path).is_file():
+                files[_served_name(Path(path))] = Path(path)
+        return files
+
     def plugin_problems(self, registries: Any) -> list[str]:
         problems = []
         if self.runtime_name not in registries.runtimes:
@@ -253,9 +268,22 @@ class GymScene(Scene):
             return {"type": "random", "seed": seed}
         if isinstance(policy, HeuristicPolicy):
             return {"type": "heuristic", "reference": policy.reference, "kwargs": policy.kwargs}
-        spec = getattr(policy, "client_spec", None)
-        if callable(spec):
-            return spec()
+        if getattr(policy, "backend", None) == "onnx":
+            return {
+                "type": "onnx",
+                "url": f"/study-files/{_served_name(Path(policy.onnx_path))}",
+                "obs_input": policy.obs_input,
+                "logit_output": policy.logit_output,
+                "state_inputs": list(policy.state_inputs),
+                "state_outputs": list(policy.state_outputs),
+                "state_shape": None if policy.state_shape is None else list(policy.state_shape),
+                "fixed_inputs": policy.fixed_inputs,
+                "selection": policy.selection,
+                "temperature": policy.temperature,
+                "act_every": policy.act_every,
+                "between": policy.between,
+                "seed": seed,
+            }
         raise ValueError(f"agent {agent!r}: no runtime support for policy {policy!r}")
 
     def client_spec(self, context: SceneContext) -> dict[str, Any]:

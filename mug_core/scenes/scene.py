@@ -102,6 +102,11 @@ class Scene:
             return [f"a {type(self).__name__} has no scene_id: call .scene(scene_id=...)"]
         return []
 
+    def served_files(self) -> dict[str, Path]:
+        """Files the page fetches for this scene (models, images): URL name to local path,
+        served at ``/study-files/<name>``."""
+        return {}
+
     def plugin_problems(self, registries: Any) -> list[str]:
         """Problems only the installed plugins can reveal (a missing runtime, ...)."""
         return []

@@ -114,6 +114,15 @@ def build_http_app(server: MugServer) -> Quart:
         response.headers["Cache-Control"] = "no-cache"
         return response
 
+    @app.get("/study-files/<name>")
+    async def study_file(name: str) -> Response:
+        file = server.study_files.get(name)
+        if file is None:
+            return Response("not found", status=404)
+        response = await send_from_directory(file.parent, file.name)
+        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        return response
+
     @app.get("/vendor/<path:path>")
     async def vendor_file(path: str) -> Response:
         file = server.vendor_files.get(path)

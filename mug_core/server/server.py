@@ -46,6 +46,9 @@ class MugServer:
         self.static_dirs: dict[str, Path] = {}
         self.client_modules: list[str] = []
         self.vendor_files: dict[str, Path] = {}
+        self.study_files: dict[str, Path] = {}
+        for scene in config.stager.all_scenes() if config.stager else ():
+            self.study_files.update(scene.served_files())
         self._collect_assets()
         self.secret_key = secrets.token_hex(32)
         self.sio = socketio.AsyncServer(
