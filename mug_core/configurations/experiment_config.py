@@ -131,8 +131,15 @@ class ExperimentConfig:
             problems.append("no scenes: call .experiment(stager=Stager(scenes=[...]))")
         else:
             problems.extend(self.stager.check())
+            scene_ids = {scene.scene_id for scene in self.stager.all_scenes()}
             for scene in self.stager.all_scenes():
                 problems.extend(scene.plugin_problems(registries))
+                target = getattr(scene, "timeout_scene_id", None)
+                if target is not None and target not in scene_ids:
+                    problems.append(
+                        f"scene {scene.scene_id!r}: waitroom(timeout_scene_id={target!r}) names "
+                        "no scene of this study"
+                    )
                 if scene.scene_type not in registries.scene_types:
                     problems.append(
                         f"scene {scene.scene_id!r} is a {type(scene).__name__} (type "

@@ -76,6 +76,11 @@ class GymScene(Scene):
     scene_header: str | None = None
     scene_body: str | None = None
     in_game_scene_body: str | None = None
+    waitroom_timeout_s: float = 120.0
+    timeout_redirect_url: str | None = None
+    timeout_scene_id: str | None = None
+    timeout_message: str = "Sorry, no other participant arrived in time."
+    matchmaker: str = "fifo"
 
     def policies(self, policy_mapping: Mapping[Any, Any], frame_skip: int = 1) -> Self:
         """Who controls each agent: ``PolicyTypes.Human``, ``PolicyTypes.Random``, a
@@ -210,6 +215,40 @@ class GymScene(Scene):
         self.in_game_scene_body = in_game_scene_body
         return self
 
+    def waitroom(
+        self,
+        timeout: float = 120.0,
+        timeout_redirect_url: str | None = None,
+        timeout_scene_id: str | None = None,
+        timeout_message: str | None = None,
+        matchmaker: str = "fifo",
+    ) -> Self:
+        """How players are grouped when the game has several humans: a ``matchmaker`` forms
+        groups of waiting participants; after ``timeout`` seconds alone a participant is sent
+        to ``timeout_redirect_url`` or to the scene ``timeout_scene_id``, or shown
+        ``timeout_message``."""
+        if not isinstance(timeout, int | float) or timeout <= 0:
+            raise ValueError("waitroom(): timeout must be a positive number of seconds")
+        if timeout_redirect_url is not None and timeout_scene_id is not None:
+            raise ValueError("waitroom(): give timeout_redirect_url or timeout_scene_id, not both")
+        self.waitroom_timeout_s = float(timeout)
+        self.timeout_redirect_url = timeout_redirect_url
+        self.timeout_scene_id = timeout_scene_id
+        if timeout_message is not None:
+            self.timeout_message = timeout_message
+        self.matchmaker = matchmaker
+        return self
+
+    @property
+    def group_size(self) -> int:
+        """How many participants play one game together (the human agents)."""
+        return sum(1 for p in self.policy_mapping.values() if p == PolicyTypes.Human)
+
+    @property
+    def human_agents(self) -> list[Any]:
+        """The agent ids participants control, in policy-mapping order."""
+        return [a for a, p in self.policy_mapping.items() if p == PolicyTypes.Human]
+
     # -- server side ---------------------------------------------------------------------------
 
     def check(self) -> list[str]:
@@ -244,6 +283,12 @@ class GymScene(Scene):
 
     def plugin_problems(self, registries: Any) -> list[str]:
         problems = []
+        if self.group_size > 1 and self.matchmaker not in registries.matchmakers:
+            known = ", ".join(registries.matchmakers.names())
+            problems.append(
+                f"GymScene {self.scene_id!r}: no matchmaker called {self.matchmaker!r} "
+                f"(available: {known})"
+            )
         if self.runtime_name not in registries.runtimes:
             extra = RUNTIME_EXTRAS.get(self.runtime_name)
             hint = f": install it with pip install 'mug-core[{extra}]'" if extra else ""
@@ -327,6 +372,12 @@ class GymScene(Scene):
             "record_observations": self.record_observations,
             "countdown_s": self.countdown_s,
             "chunk_bytes": context.max_payload_bytes // 2,
+            "group_size": self.group_size,
+            "group": state.get("group"),
+            "waitroom": {
+                "timeout_s": self.waitroom_timeout_s,
+                "timed_out": state.get("timed_out"),
+            },
         }
 
     def handle_event(

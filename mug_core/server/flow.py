@@ -147,6 +147,17 @@ class Flow:
         state.scene_started_at = None
         return entry
 
+    def jump_to(self, state: ParticipantState, scene_id: str) -> bool:
+        """Move the participant forward to the next scene called ``scene_id`` (False if none)."""
+        plan = self.plan(state)
+        for index in range(state.position + 1, len(plan)):
+            item = plan[index]
+            if isinstance(item, Scene) and item.scene_id == scene_id:
+                state.position = index
+                state.scene_started_at = None
+                return True
+        return False
+
     def count(self, state: ParticipantState) -> int:
         """How many scenes the participant sees in all (branches not yet taken count as one)."""
         return sum(

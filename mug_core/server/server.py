@@ -25,6 +25,7 @@ from mug_core.server.flow import Current, ParticipantState
 from mug_core.server.http import build_http_app
 from mug_core.server.sessions import ParticipantSessions
 from mug_core.server.store import SQLiteStudyStore
+from mug_core.server.waiting import WaitingRooms
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class MugServer:
             engineio_logger=False,
         )
         self.sessions = ParticipantSessions(self)
+        self.waiting = WaitingRooms(self)
         self.sessions.attach(self.sio)
         self.http = build_http_app(self)
         self.http.secret_key = self.secret_key
@@ -132,6 +134,7 @@ class MugServer:
         """Serve until ``shutdown`` is set (or forever). Opens and closes sinks and the store."""
         shutdown = shutdown or asyncio.Event()
         self._open_data()
+        self.waiting.start()
         await call_lifecycle(self.plugins.hook.mug_server_start(server=self))
         # Everything built so far lives as long as the server: keep it out of the collector's
         # full passes, which otherwise pause every participant at once.
@@ -145,6 +148,7 @@ class MugServer:
         try:
             await serve(self.asgi, hc, shutdown_trigger=shutdown.wait)  # type: ignore[arg-type]
         finally:
+            await self.waiting.stop()
             await call_lifecycle(self.plugins.hook.mug_server_stop(server=self))
             await self.sio.shutdown()
             await self.store.close()

@@ -80,6 +80,7 @@ class ParticipantSessions:
         pid = self.sid_to_pid.pop(sid, None)
         if pid is None:
             return
+        self.server.waiting.leave(pid)
         if self.active.get(pid, ("",))[0] == sid:
             del self.active[pid]
             await self.server.emit_event(ParticipantEvent("disconnected", self.experiment_id, pid))
@@ -206,6 +207,13 @@ class ParticipantSessions:
             current = None if state is None else self.flow.current(state)
             if state is None or current is None or current.scene_key != data["scene_key"]:
                 return _fail("stale_scene", "this page's scene is over")
+            if data["name"] == "wait" and getattr(current.scene, "group_size", 1) > 1:
+                if current.scene_key in state.scene_state and state.scene_state[
+                    current.scene_key
+                ].get("group"):
+                    return {"ok": True, "group": state.scene_state[current.scene_key]["group"]}
+                reply = await self.server.waiting.wait(pid, sid, current.scene, current.scene_key)
+                return {"ok": True, **reply}
             context = self.server.scene_context(state, current)
             try:
                 result = current.scene.handle_event(data["name"], data.get("payload", {}), context)
@@ -220,6 +228,25 @@ class ParticipantSessions:
                 log.exception("could not store data for participant %s", pid)
                 return _fail("storage", "the data could not be saved yet; please retry")
         return {"ok": True, **result.reply}
+
+    async def update_scene_state(self, pid: str, scene_key: str, changes: dict[str, Any]) -> None:
+        """Merge ``changes`` into a participant's state for ``scene_key`` and save it."""
+        async with self._lock(pid):
+            state = await self.server.store.get(pid)
+            if state is None:
+                return
+            state.scene_state.setdefault(scene_key, {}).update(changes)
+            await self.server.store.commit(state, [])
+
+    async def jump(self, pid: str, scene_id: str) -> dict[str, Any] | None:
+        """Move a participant to the next scene called ``scene_id``; its payload, or None."""
+        async with self._lock(pid):
+            state = await self.server.store.get(pid)
+            if state is None or not self.flow.jump_to(state, scene_id):
+                return None
+            current = self.flow.enter(state, time.time())
+            await self.server.store.commit(state, [self.metadata_record(state)])
+            return self.scene_payload(state, current)
 
     def scene_payload(self, state: ParticipantState, current: Current | None) -> dict | None:
         """What the page needs to show ``current`` (None past the end)."""
