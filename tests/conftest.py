@@ -47,7 +47,7 @@ def survey_study(tmp_path: Path, *, sink: str = "jsonl") -> ExperimentConfig:
         .data(data_dir=tmp_path / "data", sinks=[sink])
     )
     if sink == "jsonl":
-        config.plugins(extra={"test_jsonl": jsonl_sink})
+        config.plugins(allow=[], extra={"test_jsonl": jsonl_sink})
     return config
 
 

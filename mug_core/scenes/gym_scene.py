@@ -7,6 +7,7 @@ is the contract between the two.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import logging
@@ -26,6 +27,21 @@ log = logging.getLogger(__name__)
 RUNTIME_EXTRAS = {"browser": "pyodide", "server": "server-runtime"}
 INPUT_MODES = ("pressed_keys", "single_keystroke")
 POPULATION_METHODS = ("default_action", "previous_submitted_action")
+
+
+def _imported_names(source: str) -> set[str]:
+    """Top-level module names that ``source`` imports (empty if it does not parse)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.partition(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.partition(".")[0])
+    return names
 
 
 def _served_name(path: Path) -> str:
@@ -81,6 +97,11 @@ class GymScene(Scene):
     timeout_scene_id: str | None = None
     timeout_message: str = "Sorry, no other participant arrived in time."
     matchmaker: str = "fifo"
+    _env_folder: Path | None = attrs.field(default=None, repr=False)
+    rejoin_timeout_s: float = 20.0
+    after_timeout: str = "ai"
+    replacement_policy: Any = PolicyTypes.Random
+    end_message: str = "Your partner left, so this game has ended."
 
     def policies(self, policy_mapping: Mapping[Any, Any], frame_skip: int = 1) -> Self:
         """Who controls each agent: ``PolicyTypes.Human``, ``PolicyTypes.Random``, a
@@ -127,8 +148,9 @@ class GymScene(Scene):
         runtime: str = "browser",
     ) -> Self:
         """Where and how the env is built. The code (a file, or a string) defines a global
-        ``env``. ``python_files`` are modules it imports (by default, the other ``.py`` files
-        beside the env file); ``packages_to_install`` come from the package index."""
+        ``env``. ``python_files`` are modules it needs; by default, the modules beside the env
+        file that it (or they, or a ``HeuristicPolicy``) import. ``packages_to_install`` come
+        from the package index."""
         if (environment_initialization_code_filepath is None) == (
             environment_initialization_code is None
         ):
@@ -143,7 +165,7 @@ class GymScene(Scene):
             self.env_code = path.read_text(encoding="utf-8")
             self.env_filename = path.name
             if python_files is None:
-                python_files = sorted(p for p in path.parent.glob("*.py") if p.name != path.name)
+                self._env_folder = path.parent
         else:
             self.env_code = environment_initialization_code
         files: dict[str, str] = {}
@@ -153,6 +175,8 @@ class GymScene(Scene):
                 raise ValueError(f"runtime(): python_files: no file at {str(file_path)!r}")
             files[file_path.name] = file_path.read_text(encoding="utf-8")
         self.python_files = files
+        if python_files is not None:
+            self._env_folder = None
         self.packages_to_install = list(packages_to_install)
         self.runtime_name = runtime
         return self
@@ -239,6 +263,28 @@ class GymScene(Scene):
         self.matchmaker = matchmaker
         return self
 
+    def reconnection(
+        self,
+        timeout_s: float = 20.0,
+        then: str = "ai",
+        replacement: Any = PolicyTypes.Random,
+        message: str | None = None,
+    ) -> Self:
+        """What happens when a player's page drops mid-game: their agent plays the default
+        action while they may rejoin for ``timeout_s``; then ``then="ai"`` hands the agent to
+        ``replacement`` (a policy), or ``then="end"`` ends the game for everyone with
+        ``message``. Both are recorded."""
+        if then not in ("ai", "end"):
+            raise ValueError("reconnection(): then must be 'ai' or 'end'")
+        if not isinstance(timeout_s, int | float) or timeout_s < 0:
+            raise ValueError("reconnection(): timeout_s must be zero or more seconds")
+        self.rejoin_timeout_s = float(timeout_s)
+        self.after_timeout = then
+        self.replacement_policy = replacement
+        if message is not None:
+            self.end_message = message
+        return self
+
     @property
     def group_size(self) -> int:
         """How many participants play one game together (the human agents)."""
@@ -251,7 +297,30 @@ class GymScene(Scene):
 
     # -- server side ---------------------------------------------------------------------------
 
+    def _collect_sibling_modules(self) -> None:
+        # Ship what the env code imports from its own folder, and what those import, plus the
+        # modules heuristic policies name; never unrelated scripts that happen to sit there.
+        folder = self._env_folder
+        if folder is None:
+            return
+        wanted = {
+            p.reference.partition(":")[0]
+            for p in self.policy_mapping.values()
+            if isinstance(p, HeuristicPolicy)
+        }
+        sources = [self.env_code or ""]
+        while sources:
+            for name in _imported_names(sources.pop()):
+                wanted.add(name)
+            for name in sorted(wanted):
+                file = folder / f"{name}.py"
+                if f"{name}.py" not in self.python_files and file.is_file():
+                    source = file.read_text(encoding="utf-8")
+                    self.python_files[f"{name}.py"] = source
+                    sources.append(source)
+
     def check(self) -> list[str]:
+        self._collect_sibling_modules()
         problems = super().check()
         name = f"GymScene {self.scene_id!r}"
         if self.env_code is None:
@@ -332,6 +401,7 @@ class GymScene(Scene):
         raise ValueError(f"agent {agent!r}: no runtime support for policy {policy!r}")
 
     def client_spec(self, context: SceneContext) -> dict[str, Any]:
+        self._collect_sibling_modules()
         state = context.scene_state
         if "seed" not in state:
             state["seed"] = self.seed if self.seed is not None else secrets.randbits(31)
@@ -388,7 +458,8 @@ class GymScene(Scene):
 
     def handle_response(self, payload: Mapping[str, Any], context: SceneContext) -> Response:
         done = context.scene_state.get("episodes_done", 0)
-        if done < self.num_episodes and not context.scene_state.get("errors"):
+        state = context.scene_state
+        if done < self.num_episodes and not (state.get("errors") or state.get("ended")):
             return Response(
                 errors={"": f"{self.num_episodes - done} episode(s) are still to be played."}
             )
@@ -396,6 +467,7 @@ class GymScene(Scene):
             values={
                 "episodes_done": done,
                 "errors": json.dumps(context.scene_state.get("errors", [])),
+                "ended": state.get("ended"),
             }
         )
 

@@ -48,6 +48,7 @@ class MugServer:
         self.client_modules: list[str] = []
         self.vendor_files: dict[str, Path] = {}
         self.study_files: dict[str, Path] = {}
+        self._listeners: list[Any] = []
         for scene in config.stager.all_scenes() if config.stager else ():
             self.study_files.update(scene.served_files())
         self._collect_assets()
@@ -108,10 +109,18 @@ class MugServer:
             max_payload_bytes=self.config.max_payload_bytes,
         )
 
+    def add_event_listener(self, listener: Any) -> None:
+        """Call ``listener(event)`` (may be async) for every participant event of this server,
+        after the plugins' ``mug_participant_event`` hooks."""
+        self._listeners.append(listener)
+
     async def emit_event(self, event: ParticipantEvent) -> None:
         """Tell every plugin about ``event``; an observer's error is logged, never raised."""
         try:
-            results = self.plugins.hook.mug_participant_event(event=event)
+            results = [
+                *self.plugins.hook.mug_participant_event(event=event),
+                *(listener(event) for listener in self._listeners),
+            ]
             for result in results:
                 await await_me_maybe(result)
         except Exception:

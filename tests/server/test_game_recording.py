@@ -47,7 +47,7 @@ def _config(tmp_path: Path, game: GymScene) -> ExperimentConfig:
         .experiment(stager=Stager([game, EndScene().scene("end")]), experiment_id="games")
         .data(data_dir=tmp_path, sinks=["jsonl"])
     )
-    config.plugins(extra={"jsonl": jsonl_sink, "fake_runtime": _runtime_plugin()})
+    config.plugins(allow=[], extra={"jsonl": jsonl_sink, "fake_runtime": _runtime_plugin()})
     return config
 
 

@@ -30,7 +30,7 @@ def _config(tmp_path: Path, **waitroom: Any) -> ExperimentConfig:
         .experiment(stager=Stager([game, sorry, EndScene().scene("end")]), experiment_id="wr")
         .data(data_dir=tmp_path, sinks=["jsonl"])
     )
-    config.plugins(extra={"jsonl": jsonl_sink, "fake_runtime": _runtime_plugin()})
+    config.plugins(allow=[], extra={"jsonl": jsonl_sink, "fake_runtime": _runtime_plugin()})
     return config
 
 

@@ -1,0 +1,97 @@
+/**
+ * The page side of the `server` runtime: sends key changes, decodes the frame stream and hands
+ * each frame's Surface packet to the caller. The env steps on the study server.
+ * @module mug/server_runtime
+ */
+
+import { registerRuntime } from "/static/mug/kernel.js";
+
+/**
+ * Decodes one frame stream: raw-deflate bytes, sync-flushed per frame, newline-terminated JSON.
+ */
+class FrameDecoder {
+  /** @param {(frame: object) => void} onFrame */
+  constructor(onFrame) {
+    this.onFrame = onFrame;
+    this.stream = new DecompressionStream("deflate-raw");
+    this.writer = this.stream.writable.getWriter();
+    this.text = "";
+    this.pump();
+  }
+
+  async pump() {
+    const reader = this.stream.readable.pipeThrough(new TextDecoderStream()).getReader();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      this.text += value;
+      let newline;
+      while ((newline = this.text.indexOf("\n")) >= 0) {
+        const line = this.text.slice(0, newline);
+        this.text = this.text.slice(newline + 1);
+        if (line) this.onFrame(JSON.parse(line));
+      }
+    }
+  }
+
+  /** @param {ArrayBuffer|Uint8Array} bytes */
+  push(bytes) {
+    this.writer.write(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes));
+  }
+
+  close() {
+    this.writer.close().catch(() => {});
+  }
+}
+
+/**
+ * Start a server game for a scene.
+ * @param {object} spec the GymScene spec
+ * @param {object} api the scene API (socket, sceneKey)
+ * @param {{onFrame: (frame: object) => void, onStatus: (status: object) => void,
+ *          onOver: (info: object) => void, onError: (message: string) => void}} hooks
+ * @returns {Promise<{key(key: string, down: boolean): void, stop(): void}>}
+ */
+async function start(spec, api, hooks) {
+  const socket = api.socket;
+  let decoder = null;
+  let stream = -1;
+  const onFrame = (message) => {
+    if (message.stream !== stream) {
+      if (decoder) decoder.close();
+      stream = message.stream;
+      decoder = new FrameDecoder(hooks.onFrame);
+    }
+    decoder.push(message.data);
+  };
+  const onStatus = (status) => {
+    if (status.scene_key === api.sceneKey) hooks.onStatus(status);
+  };
+  const onOver = (info) => {
+    if (info.scene_key === api.sceneKey) hooks.onOver(info);
+  };
+  const join = () =>
+    socket.emit("game_join", { scene_key: api.sceneKey }, (ack) => {
+      if (!ack || !ack.ok) hooks.onError((ack && ack.message) || "The game could not start.");
+      else if (ack.over) hooks.onOver({ message: null });
+    });
+  socket.on("game_frame", onFrame);
+  socket.on("game_status", onStatus);
+  socket.on("game_over", onOver);
+  socket.io.on("reconnect", join);
+  join();
+  return {
+    key(key, down) {
+      socket.emit("game_input", { key, down, t: performance.timeOrigin + performance.now() });
+    },
+    stop() {
+      socket.off("game_frame", onFrame);
+      socket.off("game_status", onStatus);
+      socket.off("game_over", onOver);
+      socket.io.off("reconnect", join);
+      if (decoder) decoder.close();
+    },
+  };
+}
+
+registerRuntime("server", { start, recordsInPage: false });

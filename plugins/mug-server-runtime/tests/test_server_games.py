@@ -1,0 +1,152 @@
+"""Server games over real sockets: frames stream, keys are applied, data is recorded."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import socketio
+from mug_server_runtime.encoding import decode_stream
+
+from mug_core import EndScene, ExperimentConfig, PolicyTypes, Stager
+from mug_core.configurations.configuration_constants import HeuristicPolicy
+from mug_core.scenes.gym_scene import GymScene
+from mug_core.testing import StudyServer
+
+SLIME = Path(__file__).resolve().parents[3] / "examples" / "slime_volleyball"
+
+
+def _study(tmp_path: Path, env_code: str | None = None, **gameplay: Any) -> ExperimentConfig:
+    game = (
+        GymScene()
+        .scene("match")
+        .policies(
+            policy_mapping={
+                "agent_left": PolicyTypes.Human,
+                "agent_right": HeuristicPolicy("heuristic:SlimeHeuristic"),
+            }
+        )
+        .rendering(fps=30, game_width=600, game_height=300)
+        .gameplay(
+            action_mapping={"ArrowLeft": 1, "ArrowRight": 2},
+            default_action=0,
+            countdown_s=0,
+            max_steps=45,
+            seed=3,
+            **gameplay,
+        )
+    )
+    if env_code is None:
+        game.runtime(
+            environment_initialization_code_filepath=SLIME / "env_file.py", runtime="server"
+        )
+    else:
+        game.runtime(
+            environment_initialization_code=env_code,
+            python_files=[SLIME / "slime_env.py", SLIME / "heuristic.py"],
+            runtime="server",
+        )
+    return (
+        ExperimentConfig()
+        .experiment(stager=Stager([game, EndScene().scene("end")]), experiment_id="srv")
+        .data(data_dir=tmp_path, sinks=["csv"])
+    )
+
+
+class Page:
+    def __init__(self, server: StudyServer, pid: str) -> None:
+        self.server, self.pid = server, pid
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.chunks: dict[int, list[bytes]] = {}
+        self.over: list[Any] = []
+        self.sio.on(
+            "game_frame", lambda m: self.chunks.setdefault(m["stream"], []).append(m["data"])
+        )
+        self.sio.on("game_over", lambda m: self.over.append(m))
+
+    def _frame(self, message: dict[str, Any]) -> None:
+        self.chunks.setdefault(message["stream"], []).append(message["data"])
+
+    async def start(self) -> dict[str, Any]:
+        await self.sio.connect(self.server.url(), transports=["websocket"])
+        await self.sio.call("join", {"participant_id": self.pid, "tab_id": "t"})
+        return await self.sio.call("game_join", {"scene_key": "match"})
+
+    def frames(self) -> list[dict[str, Any]]:
+        return [f for chunks in self.chunks.values() for f in decode_stream(chunks)]
+
+
+def test_a_server_game_streams_frames_applies_keys_and_records_steps(tmp_path: Path) -> None:
+    config = _study(tmp_path)
+
+    async def run(server: StudyServer) -> None:
+        page = Page(server, "solo1")
+        joined = await page.start()
+        assert joined["ok"] and joined["agent"] == "agent_left"
+        await asyncio.sleep(0.3)
+        await page.sio.emit("game_input", {"key": "ArrowLeft", "down": True, "t": 1.0})
+        await asyncio.sleep(0.4)
+        await page.sio.emit("game_input", {"key": "ArrowLeft", "down": False, "t": 2.0})
+        for _ in range(100):
+            if page.over:
+                break
+            await asyncio.sleep(0.05)
+        assert page.over and page.over[0]["message"] is None
+        done = await page.sio.call("advance", {"scene_key": "match", "response": {}})
+        assert done["ok"] and done["scene"]["scene_key"] == "end"
+        frames = page.frames()
+        assert frames[0]["packet"]["clear"] and len(frames) == 45
+        assert [f["step"] for f in frames] == list(range(45))
+        await page.sio.disconnect()
+
+    with StudyServer(config) as server:
+        asyncio.run(run(server))
+    import csv
+
+    with (config.study_dir / "match" / "solo1_ep0.csv").open() as file:
+        rows = list(csv.DictReader(file))
+    assert [int(r["step"]) for r in rows] == list(range(45))
+    lefts = [r for r in rows if '"agent_left":1' in r["actions"]]
+    assert 5 <= len(lefts) <= 20  # held for 0.4 s at 30 fps
+    with (config.study_dir / "match" / "solo1_ep0_events.csv").open() as file:
+        events = list(csv.DictReader(file))
+    assert [e["type"] for e in events] == ["keydown", "keyup"]
+    assert all(float(e["input_latency_ms"]) < 100 for e in events)
+
+
+def test_a_crashing_env_ends_only_its_game_with_a_message(tmp_path: Path) -> None:
+    crashing = (
+        "from slime_env import SlimeVolleyballEnv\n"
+        "class Crash(SlimeVolleyballEnv):\n"
+        "    def step(self, actions):\n"
+        "        if self._step_count > 5 if hasattr(self, '_step_count') else False:\n"
+        "            raise ZeroDivisionError('boom')\n"
+        "        self._step_count = getattr(self, '_step_count', 0) + 1\n"
+        "        return super().step(actions)\n"
+        "env = Crash()\n"
+    )
+
+    async def run(server: StudyServer) -> None:
+        page = Page(server, "crash1")
+        assert (await page.start())["ok"]
+        for _ in range(100):
+            if page.over:
+                break
+            await asyncio.sleep(0.05)
+        assert "boom" in page.over[0]["message"]
+        done = await page.sio.call("advance", {"scene_key": "match", "response": {}})
+        assert done["ok"]
+        await page.sio.disconnect()
+
+    with StudyServer(_study(tmp_path, env_code=crashing)) as server:
+        asyncio.run(run(server))
+
+
+@pytest.fixture(autouse=True)
+def _clean_modules() -> Any:
+    yield
+    for name in ("slime_env", "heuristic"):
+        sys.modules.pop(name, None)
