@@ -99,6 +99,14 @@ def npm_packages(host: Any) -> dict[str, str]:
     return dict(sorted(packages.items()))
 
 
+def _installed_version(target: Path, name: str) -> str | None:
+    try:
+        meta = json.loads((target / "node_modules" / name / "package.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return meta.get("version")
+
+
 def _assets(args: argparse.Namespace) -> int:
     packages = npm_packages(args.plugin_host)
     if args.action == "list":
@@ -113,16 +121,25 @@ def _assets(args: argparse.Namespace) -> int:
         )
         return 2
     target.mkdir(parents=True, exist_ok=True)
-    manifest = json.dumps({"name": "mug-vendor", "private": True, "dependencies": packages})
     manifest_file = target / "package.json"
+    # The folder is shared by every environment on this machine: keep what other plugin sets
+    # installed there (npm would otherwise prune it) and update only our pins.
+    existing: dict[str, str] = {}
+    if manifest_file.is_file():
+        try:
+            existing = dict(json.loads(manifest_file.read_text()).get("dependencies", {}))
+        except (ValueError, AttributeError):
+            existing = {}
+    wanted = dict(sorted({**existing, **packages}.items()))
     installed = all(
-        (target / "node_modules" / name / "package.json").is_file() for name in packages
+        _installed_version(target, name) == version for name, version in packages.items()
     )
-    if installed and manifest_file.is_file() and manifest_file.read_text() == manifest:
+    if installed and wanted == existing:
         if not args.quiet:
             print(f"browser packages are up to date in {target}")
         return 0
-    manifest_file.write_text(manifest)
+    manifest = {"name": "mug-vendor", "private": True, "dependencies": wanted}
+    manifest_file.write_text(json.dumps(manifest, indent=2) + "\n")
     if not args.quiet:
         print(f"installing {', '.join(f'{n}@{v}' for n, v in packages.items())} into {target}")
     done = subprocess.run(

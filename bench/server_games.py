@@ -1,0 +1,164 @@
+"""How many server-runtime games can one study server run at once?
+
+For each K, starts a study server (``mug run``, a separate process) whose game scene is
+two-player slime volleyball stepping on the server at 30 fps, then 2K python-socketio clients
+join, get grouped in pairs by the waiting room, and press keys (a key change every 0.4 s). After
+the games have run for ``--seconds``, the server reports its tick lateness (how late each step
+ran against the fixed 30 fps schedule), steps and CPU; the clients count the bytes they got.
+
+    python bench/server_games.py --games 10,25,50,100
+
+Last line: ``max_games_at_p95_lateness_5ms=K bytes_per_s_per_client=B``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import socketio
+
+from mug_core.testing import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+STUDY = """
+from mug_core import EndScene, ExperimentConfig, PolicyTypes, Stager
+from mug_core.scenes.gym_scene import GymScene
+from mug_core.server import app
+import server_stats_plugin
+
+game = (
+    GymScene().scene("match")
+    .policies(policy_mapping={{"agent_left": PolicyTypes.Human, "agent_right": PolicyTypes.Human}})
+    .rendering(fps=30, game_width=600, game_height=300)
+    .runtime(environment_initialization_code_filepath={env_file!r}, runtime="server")
+    .gameplay(action_mapping={{"ArrowLeft": 1, "ArrowRight": 2, "ArrowUp": 3}},
+              default_action=0, countdown_s=0, num_episodes=1, max_steps=100000)
+    .waitroom(timeout=120)
+)
+app.run(
+    ExperimentConfig()
+    .experiment(stager=Stager([game, EndScene().scene("end")]), experiment_id="bench_games")
+    .data(data_dir={data_dir!r})
+    .plugins(extra={{"bench_stats": server_stats_plugin}})
+)
+"""
+KEYS = ["ArrowLeft", "ArrowRight", "ArrowUp"]
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+async def _client(url: str, index: int, seconds: float, received: list[int]) -> None:
+    rng = random.Random(index)
+    client = socketio.AsyncClient(reconnection=False)
+    client.on("game_frame", lambda m: received.__setitem__(index, received[index] + len(m["data"])))
+    grouped = asyncio.Event()
+    client.on("group", lambda m: grouped.set())
+    await client.connect(url, transports=["websocket"], wait_timeout=30)
+    await client.call("join", {"participant_id": f"p{index}", "tab_id": "t"}, timeout=60)
+    await client.call("scene_event", {"scene_key": "match", "name": "wait", "payload": {}})
+    await asyncio.wait_for(grouped.wait(), 60)
+    await client.call("game_join", {"scene_key": "match"}, timeout=60)
+    held: str | None = None
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.4)
+        if held is not None:
+            await client.emit("game_input", {"key": held, "down": False, "t": 0})
+        held = rng.choice(KEYS)
+        await client.emit("game_input", {"key": held, "down": True, "t": 0})
+    await client.disconnect()
+
+
+def _run_k(k: int, seconds: float) -> dict[str, float]:
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        study = Path(tmp) / "study.py"
+        study.write_text(
+            STUDY.format(
+                env_file=str(ROOT / "examples" / "slime_volleyball" / "env_file.py"),
+                data_dir=str(Path(tmp) / "data"),
+            )
+        )
+        stats_file = Path(tmp) / "stats.json"
+        env = {
+            **os.environ,
+            "MUG_BENCH_STATS": str(stats_file),
+            "PYTHONPATH": str(ROOT / "bench"),
+        }
+        server = subprocess.Popen(
+            [sys.executable, "-m", "mug_core.cli", "run", str(study), "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(300):
+                try:
+                    urllib.request.urlopen(url + "/healthz", timeout=1)
+                    break
+                except OSError:
+                    if server.poll() is not None:
+                        sys.exit(f"the study server failed:\n{server.stderr.read().decode()}")
+                    time.sleep(0.05)
+            received = [0] * (2 * k)
+
+            async def everyone() -> None:
+                await asyncio.gather(*(_client(url, i, seconds, received) for i in range(2 * k)))
+
+            started = time.monotonic()
+            asyncio.run(everyone())
+            elapsed = time.monotonic() - started
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+        stats = json.loads(stats_file.read_text())
+    late = stats["lateness_ms"]
+    return {
+        "games": stats["games"],
+        "fps": stats["steps"] / max(stats["games"], 1) / elapsed,
+        "late_p50": _percentile(late, 0.5),
+        "late_p95": _percentile(late, 0.95),
+        "cpu": stats["cpu_s"] / elapsed,
+        "bytes_per_client": sum(received) / len(received) / seconds,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--games", default="10,25,50,100", help="comma-separated K values")
+    parser.add_argument("--seconds", type=float, default=10.0, help="play time per K")
+    args = parser.parse_args()
+    rows = [(k, _run_k(k, args.seconds)) for k in (int(v) for v in args.games.split(","))]
+    print(
+        f"{'K':>5}{'games':>7}{'fps':>7}{'late p50 ms':>13}{'late p95 ms':>13}"
+        f"{'server CPU':>12}{'B/s/client':>12}"
+    )
+    for k, r in rows:
+        print(
+            f"{k:>5}{r['games']:>7.0f}{r['fps']:>7.1f}{r['late_p50']:>13.2f}{r['late_p95']:>13.2f}"
+            f"{r['cpu']:>11.0%}{r['bytes_per_client']:>12.0f}"
+        )
+    good = [k for k, r in rows if r["late_p95"] <= 5.0 and r["games"] == k]
+    bytes_per_client = max(r["bytes_per_client"] for _, r in rows)
+    print(
+        f"max_games_at_p95_lateness_5ms={max(good, default=0)} "
+        f"bytes_per_s_per_client={bytes_per_client:.0f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
