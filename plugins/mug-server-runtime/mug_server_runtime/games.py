@@ -40,6 +40,7 @@ class GameManager:
         self.loop = asyncio.get_running_loop()
         self.games: dict[str, ServerGame] = {}
         self.by_pid: dict[str, ServerGame] = {}
+        self._building: dict[str, asyncio.Task[ServerGame]] = {}
         self.bytes_sent = 0
         self.frames_sent = 0
         server.sio.on("game_join", self.on_join)
@@ -76,25 +77,11 @@ class GameManager:
         else:
             game_id = f"solo-{pid}-{current.scene_key}"
             members = {pid: scene.human_agents[0]} if scene.human_agents else {}
-        game = self.games.get(game_id)
-        if game is None:
-            try:
-                game = await asyncio.to_thread(
-                    ServerGame,
-                    self,
-                    scene,
-                    current.scene_key,
-                    game_id,
-                    members,
-                    int(scene_state.get("seed") or 0),
-                    int(scene_state.get("episodes_done", 0)),
-                )
-            except Exception as exc:
-                log.exception("could not build the env of %s", current.scene_key)
-                return _fail("env_error", f"The game could not start: {exc}")
-            self.games[game_id] = game
-            for member in members:
-                self.by_pid[member] = game
+        try:
+            game = await self._game(game_id, scene, current.scene_key, members, scene_state)
+        except Exception as exc:
+            log.exception("could not build the env of %s", current.scene_key)
+            return _fail("env_error", f"The game could not start: {exc}")
         game.attach(pid, sid)
         if not game.started.is_set() and game.all_attached():
             game.started.set()
@@ -106,6 +93,41 @@ class GameManager:
             "agent": player.agent,
             "stream": player.frames.stream_id,
         }
+
+    async def _game(
+        self,
+        game_id: str,
+        scene: GymScene,
+        scene_key: str,
+        members: dict[str, Any],
+        scene_state: dict[str, Any],
+    ) -> ServerGame:
+        """The game ``game_id``, built once even when its players arrive together."""
+        game = self.games.get(game_id)
+        if game is not None:
+            return game
+        building = self._building.get(game_id)
+        if building is None:
+            building = self._building[game_id] = self.loop.create_task(
+                asyncio.to_thread(
+                    ServerGame,
+                    self,
+                    scene,
+                    scene_key,
+                    game_id,
+                    members,
+                    int(scene_state.get("seed") or 0),
+                    int(scene_state.get("episodes_done", 0)),
+                )
+            )
+        try:
+            game = await building
+        finally:
+            self._building.pop(game_id, None)
+        self.games[game_id] = game
+        for member in members:
+            self.by_pid[member] = game
+        return game
 
     async def on_input(self, sid: str, data: Any = None) -> None:
         pid = self.server.sessions.sid_to_pid.get(sid)
