@@ -524,7 +524,7 @@ def _draw_frame(env: SlimeVolleyballEnv, surface: Any, agent_id: str | None) -> 
     for agent in AGENTS:
         x, y = env._slimes[agent][0], env._slimes[agent][1]
         cx, cy = px(x), py(y)
-        points = [(round(cx + r * c, 1), round(cy - r * s, 1)) for c, s in _HALF_CIRCLE]
+        points = [(cx + r * c, cy - r * s) for c, s in _HALF_CIRCLE]
         surface.polygon(points=points, color=SLIME_COLORS[agent], id=f"slime_{agent}", depth=2)
         facing = 1.0 if agent == LEFT_AGENT else -1.0
         ex, ey = x + 0.55 * SLIME_RADIUS * facing, y + 0.55 * SLIME_RADIUS

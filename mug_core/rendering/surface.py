@@ -22,6 +22,14 @@ _ALIGNS = {"left": "left", "center": "center", "centre": "center", "right": "rig
 _BASELINES = ("top", "hanging", "middle", "alphabetic", "ideographic", "bottom")
 
 
+def _r2(value: float) -> float:
+    """``value`` to two decimals: several times faster than ``round(value, 2)``, which matters
+    at thousands of coordinates a second (ties may round differently; pixels do not care)."""
+    if type(value) is int:
+        return value
+    return int(value * 100.0 + (0.5 if value >= 0 else -0.5)) / 100.0
+
+
 def _points(points: Any, call: str, minimum: int, sx: float, sy: float) -> list[float]:
     """Flatten ``[(x0, y0), (x1, y1), ...]`` to ``[x0, y0, x1, y1, ...]`` in pixels."""
     if isinstance(points, str | bytes) or not isinstance(points, Iterable):
@@ -36,8 +44,8 @@ def _points(points: Any, call: str, minimum: int, sx: float, sy: float) -> list[
             raise TypeError(
                 f"{call}(): points[{i}] must be an (x, y) pair, got {point!r}"
             ) from None
-        flat.append(round(_number(px, call, f"points[{i}]") * sx, 2))
-        flat.append(round(_number(py, call, f"points[{i}]") * sy, 2))
+        flat.append(_r2(_number(px, call, f"points[{i}]") * sx))
+        flat.append(_r2(_number(py, call, f"points[{i}]") * sy))
     if len(flat) < 2 * minimum:
         raise ValueError(f"{call}(): points needs at least {minimum} points, got {len(flat) // 2}")
     return flat
@@ -54,7 +62,7 @@ def _paint(
         if fill is None:
             raise ValueError(f"{call}(): color and stroke_color are both None; nothing to draw")
         return fill, None, 0
-    width = 1 if stroke_width is None else round(_size(stroke_width, call, "stroke_width"), 2)
+    width = 1 if stroke_width is None else _r2(_size(stroke_width, call, "stroke_width"))
     return fill, parse_color(stroke_color, call, "stroke_color"), width
 
 
@@ -114,14 +122,14 @@ class Surface(_Recorder):
         obj = {
             "id": None,
             "type": c,
-            "x": round(_number(x, c, "x") * sx, 2),
-            "y": round(_number(y, c, "y") * sy, 2),
-            "w": round(_size(w, c, "w") * sx, 2),
-            "h": round(_size(h, c, "h") * sy, 2),
+            "x": _r2(_number(x, c, "x") * sx),
+            "y": _r2(_number(y, c, "y") * sy),
+            "w": _r2(_size(w, c, "w") * sx),
+            "h": _r2(_size(h, c, "h") * sy),
             "color": fill,
             "stroke_color": stroke,
             "stroke_width": stroke_w,
-            "border_radius": round(_size(border_radius, c, "border_radius"), 2),
+            "border_radius": _r2(_size(border_radius, c, "border_radius")),
         }
         return self._add(c, obj, id, persistent, depth, tween_duration)
 
@@ -151,9 +159,9 @@ class Surface(_Recorder):
         obj = {
             "id": None,
             "type": c,
-            "x": round(_number(x, c, "x") * sx, 2),
-            "y": round(_number(y, c, "y") * sy, 2),
-            "radius": round(_size(radius, c, "radius") * max(sx, sy), 2),
+            "x": _r2(_number(x, c, "x") * sx),
+            "y": _r2(_number(y, c, "y") * sy),
+            "radius": _r2(_size(radius, c, "radius") * max(sx, sy)),
             "color": fill,
             "stroke_color": stroke,
             "stroke_width": stroke_w,
@@ -186,10 +194,10 @@ class Surface(_Recorder):
         obj = {
             "id": None,
             "type": c,
-            "x": round(_number(x, c, "x") * sx, 2),
-            "y": round(_number(y, c, "y") * sy, 2),
-            "rx": round(_size(rx, c, "rx") * sx, 2),
-            "ry": round(_size(ry, c, "ry") * sy, 2),
+            "x": _r2(_number(x, c, "x") * sx),
+            "y": _r2(_number(y, c, "y") * sy),
+            "rx": _r2(_size(rx, c, "rx") * sx),
+            "ry": _r2(_size(ry, c, "ry") * sy),
             "color": fill,
             "stroke_color": stroke,
             "stroke_width": stroke_w,
@@ -224,13 +232,13 @@ class Surface(_Recorder):
         obj = {
             "id": None,
             "type": c,
-            "x": round(_number(x, c, "x") * sx, 2),
-            "y": round(_number(y, c, "y") * sy, 2),
-            "radius": round(_size(radius, c, "radius") * max(sx, sy), 2),
+            "x": _r2(_number(x, c, "x") * sx),
+            "y": _r2(_number(y, c, "y") * sy),
+            "radius": _r2(_size(radius, c, "radius") * max(sx, sy)),
             "start_angle": round(_number(start_angle, c, "start_angle"), 4),
             "end_angle": round(_number(end_angle, c, "end_angle"), 4),
             "color": parse_color(color, c, "color"),
-            "width": round(_size(width, c, "width"), 2),
+            "width": _r2(_size(width, c, "width")),
             "fill": bool(fill),
         }
         return self._add(c, obj, id, persistent, depth, tween_duration)
@@ -259,7 +267,7 @@ class Surface(_Recorder):
             "type": c,
             "points": _points(points, c, 2, sx, sy),
             "color": parse_color(color, c, "color"),
-            "width": round(_size(width, c, "width"), 2),
+            "width": _r2(_size(width, c, "width")),
         }
         return self._add(c, obj, id, persistent, depth, tween_duration)
 
@@ -342,9 +350,9 @@ class Surface(_Recorder):
             "id": None,
             "type": c,
             "text": text,
-            "x": round(_number(x, c, "x") * sx, 2),
-            "y": round(_number(y, c, "y") * sy, 2),
-            "size": round(font_size, 2),
+            "x": _r2(_number(x, c, "x") * sx),
+            "y": _r2(_number(y, c, "y") * sy),
+            "size": _r2(font_size),
             "color": parse_color(color, c, "color"),
             "font": font,
             "align": canonical_align,
@@ -392,11 +400,11 @@ class Surface(_Recorder):
             "type": c,
             "image_name": image_name,
             "frame": frame,
-            "x": round(_number(x, c, "x") * sx, 2),
-            "y": round(_number(y, c, "y") * sy, 2),
-            "w": round(_size(w, c, "w") * sx, 2),
-            "h": round(_size(h, c, "h") * sy, 2),
-            "angle": round(_number(angle, c, "angle"), 2),
+            "x": _r2(_number(x, c, "x") * sx),
+            "y": _r2(_number(y, c, "y") * sy),
+            "w": _r2(_size(w, c, "w") * sx),
+            "h": _r2(_size(h, c, "h") * sy),
+            "angle": _r2(_number(angle, c, "angle")),
         }
         return self._add(c, obj, id, persistent, depth, tween_duration)
 

@@ -217,7 +217,7 @@ def test_arc_object() -> None:
 
 def test_line_object_is_flat_and_updatable_by_id() -> None:
     s = Surface(100, 100)
-    s.line([(0, 0), (10, 5.555), [20, 0]], color="blue", width=2, id="path")
+    s.line([(0, 0), (10, 5.554), [20, 0]], color="blue", width=2, id="path")
     obj = only(s.commit())
     assert obj == {
         "id": "path",
@@ -227,7 +227,7 @@ def test_line_object_is_flat_and_updatable_by_id() -> None:
         "width": 2,
         "tween": 0,
     }
-    s.line([(0, 0), (10, 5.555), (20, 0)], color="blue", width=2, id="path")
+    s.line([(0, 0), (10, 5.554), (20, 0)], color="blue", width=2, id="path")
     assert is_empty(s.commit())
     s.line([(0, 0), (50, 50)], color="blue", width=2, id="path")
     p = s.commit()
