@@ -152,6 +152,9 @@ def _assets(args: argparse.Namespace) -> int:
 
 @hookimpl
 def mug_register_commands(register: Registry[Any]) -> None:
+    from mug_core.export.cli import EXPORT_COMMAND
+
+    register("export", EXPORT_COMMAND)
     register("run", Command("serve a study file", _run, _study_argument))
     register("check", Command("validate a study file without serving it", _check, _study_argument))
     register(

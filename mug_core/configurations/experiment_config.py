@@ -15,7 +15,7 @@ from mug_core.scenes.stager import Stager
 if TYPE_CHECKING:
     from mug_core.registry import Registries
 
-SINK_EXTRAS = {"csv": "storage", "s3": "storage"}
+SINK_EXTRAS = {"csv": "storage", "s3": "s3"}
 """Which ``mug-core`` extra installs each well-known sink, for start-up hints."""
 
 

@@ -10,5 +10,7 @@ from mug_core.registry import Registry
 
 @hookimpl
 def mug_register_data_sinks(register: Registry[Any]) -> None:
-    """Register ``csv``, lazily: the sink module is imported when a study selects it."""
+    """Register ``csv`` and ``s3``, lazily: a sink's module (and boto3, for ``s3``) is imported
+    only when a study selects it."""
     register("csv", "mug_storage.csv:CsvSink")
+    register("s3", "mug_storage.s3:S3Sink")

@@ -414,5 +414,5 @@ def test_close_is_idempotent_and_final(sink: CsvSink) -> None:
 def test_plugin_registers_csv_sink() -> None:
     registry: Registry[Any] = Registry("data sink")
     plugin.mug_register_data_sinks(registry)
-    assert registry.names() == ["csv"]
+    assert registry.names() == ["csv", "s3"]
     assert registry.get("csv") is CsvSink
