@@ -73,7 +73,8 @@ class SinkDrainer:
 
     def _deliver(self, rows: list[tuple[int, str]]) -> bool:
         try:
-            self.sink.write([Record.from_json(body) for _, body in rows])
+            recent = self.delivery.store.recent
+            self.sink.write([recent.get(seq) or Record.from_json(body) for seq, body in rows])
         except Exception:
             self.failures += 1
             log.exception(
@@ -119,6 +120,11 @@ class Delivery:
         """A drainer moved on: drop records every sink has, and wake :meth:`wait_drained`."""
         names = list(self.sinks)
         marks = ",".join("?" for _ in names)
+        done = min(d.cursor for d in self.drainers)
+        recent = self.store.recent
+        with self.store.recent_lock:
+            while recent and (oldest := next(iter(recent))) <= done:
+                del recent[oldest]
         with db:
             db.execute(
                 f"DELETE FROM records WHERE seq <= "

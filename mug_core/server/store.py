@@ -33,6 +33,12 @@ CREATE TABLE IF NOT EXISTS sink_cursors (sink TEXT PRIMARY KEY, seq INTEGER NOT 
 """
 
 
+MAX_RECENT = 200_000
+"""Records kept in memory for the sinks; past this, sinks read them back from the outbox."""
+
+_Item = tuple[str | None, str | None, list[str], Sequence[Record]]
+
+
 class StudyStore(Protocol):
     """Participant progress plus an outbox of records, keyed by participant id."""
 
@@ -68,29 +74,39 @@ class SQLiteStudyStore:
         self._writer_db = connect(path)
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mug-store-read")
         self._reader_db = self._reader.submit(connect, path).result()
-        self._writer: BatchedWriter[tuple[str | None, str | None, list[str]]] = BatchedWriter(
-            "store", self._write
-        )
+        self._writer: BatchedWriter[_Item] = BatchedWriter("store", self._write)
+        # Records committed by this process, by outbox seq, so sinks get the objects instead
+        # of parsing the JSON back; the delivery drops them once every sink has them.
+        self.recent: dict[int, Record] = {}
+        self.recent_lock = threading.Lock()
         self._cache: dict[str, str] = {}
         self.committed = threading.Condition()
         self.last_seq = self._writer_db.execute(
             "SELECT COALESCE(MAX(seq), 0) FROM records"
         ).fetchone()[0]
 
-    def _write(self, items: list[tuple[str | None, str | None, list[str]]]) -> None:
+    def _write(self, items: list[_Item]) -> None:
         now = time.time()
         with self._writer_db:
-            states = [(pid, state, now) for pid, state, _ in items if pid is not None]
+            states = [(pid, state, now) for pid, state, _, _ in items if pid is not None]
             self._writer_db.executemany(
                 "INSERT INTO participants (participant_id, state, updated_at) VALUES (?, ?, ?)"
                 " ON CONFLICT(participant_id) DO UPDATE SET state = excluded.state,"
                 " updated_at = excluded.updated_at",
                 states,
             )
-            bodies = [(body,) for _, _, records in items for body in records]
+            bodies = [(body,) for _, _, texts, _ in items for body in texts]
             if bodies:
                 self._writer_db.executemany("INSERT INTO records (body) VALUES (?)", bodies)
             last = self._writer_db.execute("SELECT COALESCE(MAX(seq), 0) FROM records").fetchone()
+        # One writer and AUTOINCREMENT: this batch's records got the last len(bodies) seqs.
+        seq = last[0] - len(bodies)
+        with self.recent_lock:
+            for _, _, _, records in items:
+                for record in records:
+                    seq += 1
+                    if len(self.recent) < MAX_RECENT:  # a sink down for long: read from disk
+                        self.recent[seq] = record
         with self.committed:
             self.last_seq = last[0]
             self.committed.notify_all()
@@ -114,7 +130,7 @@ class SQLiteStudyStore:
         text = None if state is None else json.dumps(state.to_dict())
         bodies = [record.to_json() for record in records]
         pid = None if state is None else state.participant_id
-        await self._writer.submit([(pid, text, bodies)], asyncio.get_running_loop())
+        await self._writer.submit([(pid, text, bodies, records)], asyncio.get_running_loop())
         if pid is not None and text is not None:
             self._cache[pid] = text
 
