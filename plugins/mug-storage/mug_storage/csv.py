@@ -58,9 +58,13 @@ def _json_default(obj: Any) -> Any:
 
 def json_cell(value: Any) -> str:
     """``value`` as compact JSON with sorted keys (how lists and dicts appear in a cell)."""
-    return json.dumps(
-        value, separators=(",", ":"), sort_keys=True, ensure_ascii=False, default=_json_default
-    )
+    return _CELL_ENCODER.encode(value)
+
+
+# One encoder for every cell: json.dumps with options builds a new encoder on each call.
+_CELL_ENCODER = json.JSONEncoder(
+    separators=(",", ":"), sort_keys=True, ensure_ascii=False, default=_json_default
+)
 
 
 def encode_cell(value: Any) -> str:
