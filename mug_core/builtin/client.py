@@ -17,7 +17,7 @@ def mug_register_client_assets(register: Registry[Any]) -> None:
         "mug",
         ClientAssets(
             static_dir=CLIENT_DIR,
-            modules=("scenes/static.js", "scenes/survey.js"),
+            modules=("scenes/static.js", "scenes/survey.js", "scenes/gym.js"),
             vendor={"socket.io.min.js": "socket.io-client/dist/socket.io.min.js"},
             npm={"socket.io-client": SOCKETIO_CLIENT_VERSION},
         ),

@@ -437,6 +437,7 @@ class GymScene(Scene):
             "action_population_method": self.action_population_method,
             "num_episodes": self.num_episodes,
             "episodes_done": state.get("episodes_done", 0),
+            "acked": state.get("acked", {}),
             "max_steps": self.max_steps,
             "seed": seed,
             "record_observations": self.record_observations,

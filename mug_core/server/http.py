@@ -93,6 +93,7 @@ def build_http_app(server: MugServer) -> Quart:
             "modules": server.client_modules,
             "socket_path": "/socket.io",
             "max_payload_bytes": server.config.max_payload_bytes,
+            "runtimes": server.runtimes_used,
         }
         page = template.replace("{{boot_json}}", _boot_json(boot)).replace(
             "{{socketio_url}}", "/vendor/socket.io.min.js"

@@ -48,8 +48,11 @@ class MugServer:
         self.client_modules: list[str] = []
         self.vendor_files: dict[str, Path] = {}
         self.study_files: dict[str, Path] = {}
+        runtimes = {getattr(s, "runtime_name", None) for s in self._scenes()}
+        self.runtimes_used: list[str] = sorted(r for r in runtimes if r)
+        """Runtimes the study's game scenes use, so pages can preload them."""
         self._listeners: list[Any] = []
-        for scene in config.stager.all_scenes() if config.stager else ():
+        for scene in self._scenes():
             self.study_files.update(scene.served_files())
         self._collect_assets()
         self.secret_key = secrets.token_hex(32)
@@ -70,6 +73,10 @@ class MugServer:
         self.asgi = socketio.ASGIApp(self.sio, other_asgi_app=self.http)
         self.store: Any = None
         self.delivery: Any = None
+
+    def _scenes(self) -> list[Any]:
+        stager = self.config.stager
+        return stager.all_scenes() if stager is not None else []
 
     def _collect_assets(self) -> None:
         missing: list[str] = []

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +18,33 @@ class EnvLoadError(RuntimeError):
 
 
 class EnvFiles:
-    """The scene's Python files written to a private folder that is importable."""
+    """The scene's Python files in a private folder, importable inside :meth:`importable`.
+
+    Modules imported from the folder are dropped from ``sys.modules`` when the block ends (the
+    env keeps what it uses), so two scenes may ship different modules of the same name.
+    """
 
     def __init__(self, scene: GymScene) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix=f"mug-env-{scene.scene_id}-"))
         for name, source in scene.python_files.items():
             (self.folder / name).write_text(source, encoding="utf-8")
-        if str(self.folder) not in sys.path:
-            sys.path.insert(0, str(self.folder))
-        importlib.invalidate_caches()
         self.scene = scene
+
+    @contextlib.contextmanager
+    def importable(self) -> Iterator[None]:
+        """Make the files importable for the duration of the block."""
+        folder = str(self.folder)
+        before = set(sys.modules)
+        sys.path.insert(0, folder)
+        importlib.invalidate_caches()
+        try:
+            yield
+        finally:
+            sys.path.remove(folder)
+            for name in set(sys.modules) - before:
+                origin = getattr(sys.modules[name], "__file__", None) or ""
+                if origin.startswith(folder):
+                    del sys.modules[name]
 
     def namespace(self) -> dict[str, Any]:
         """Execute the env code and return its globals (``env`` among them)."""

@@ -81,11 +81,12 @@ class ServerGame:
         self.started = threading.Event()
         self.ticks_late: list[float] = []
         self.step_count = 0
-        files = EnvFiles(scene)
-        self.namespace = files.namespace()
-        self.env = self.namespace["env"]
-        self.multi = callable(getattr(self.env, "action_space", None))
-        self.actors = build_actors(scene, self.env, seed, self.namespace)
+        self.files = EnvFiles(scene)
+        with self.files.importable():
+            self.namespace = self.files.namespace()
+            self.env = self.namespace["env"]
+            self.multi = callable(getattr(self.env, "action_space", None))
+            self.actors = build_actors(scene, self.env, seed, self.namespace)
         self._records: list[Record] = []
         self._thread = threading.Thread(target=self._run, name=f"mug-game-{game_id}", daemon=True)
 
@@ -220,7 +221,8 @@ class ServerGame:
         agent = player.agent
         space = action_space(self.env, agent)
         policy = self.scene.replacement_policy
-        self.actors[agent] = Actor(policy, agent, space, self.seed + 997, self.namespace)
+        with self.files.importable():
+            self.actors[agent] = Actor(policy, agent, space, self.seed + 997, self.namespace)
         player.replaced = True
         self._event(player, "replaced_by_ai", None)
 

@@ -16,13 +16,23 @@ class FrameDecoder {
     this.stream = new DecompressionStream("deflate-raw");
     this.writer = this.stream.writable.getWriter();
     this.text = "";
+    this.closed = false;
     this.pump();
   }
 
   async pump() {
     const reader = this.stream.readable.pipeThrough(new TextDecoderStream()).getReader();
     for (;;) {
-      const { value, done } = await reader.read();
+      let chunk;
+      try {
+        chunk = await reader.read();
+      } catch (err) {
+        // A stream is never finished by the server (each frame is only flushed), so closing it
+        // reports truncated input: expected after close(), an error otherwise.
+        if (!this.closed) console.error("mug: frame stream failed", err);
+        return;
+      }
+      const { value, done } = chunk;
       if (done) return;
       this.text += value;
       let newline;
@@ -40,6 +50,7 @@ class FrameDecoder {
   }
 
   close() {
+    this.closed = true;
     this.writer.close().catch(() => {});
   }
 }
