@@ -17,4 +17,4 @@ fi
 command -v npm >/dev/null 2>&1 || { echo "npm (Node.js) is needed to fetch browser packages" >&2; exit 1; }
 
 python3 -m pip install --quiet --disable-pip-version-check "tox>=4.11"
-python3 -m tox run -e lint,core,storage,p2p,server-runtime,all "$@"
+python3 -m tox run -e lint,core,storage,p2p,server-runtime,pyodide,onnx,all "$@"
