@@ -74,7 +74,7 @@ class SinkDrainer:
     def _deliver(self, rows: list[tuple[int, str]]) -> bool:
         try:
             recent = self.delivery.store.recent
-            self.sink.write([recent.get(seq) or Record.from_json(body) for seq, body in rows])
+            self.sink.write([recent.get(seq) or Record.from_json(body, seq) for seq, body in rows])
         except Exception:
             self.failures += 1
             log.exception(

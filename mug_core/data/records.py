@@ -39,6 +39,9 @@ class Record:
     scene_key: str | None = None
     episode: int | None = None
     created_at: float = attrs.field(factory=time.time)
+    seq: int | None = None
+    """The record's number in the study's outbox (set on delivery); sinks use it to recognise
+    a batch delivered again after a crash."""
 
     def __attrs_post_init__(self) -> None:
         if self.kind not in RECORD_KINDS:
@@ -65,6 +68,6 @@ class Record:
         )
 
     @classmethod
-    def from_json(cls, text: str) -> Record:
-        """The record :meth:`to_json` wrote."""
-        return cls(**json.loads(text))
+    def from_json(cls, text: str, seq: int | None = None) -> Record:
+        """The record :meth:`to_json` wrote, numbered ``seq``."""
+        return cls(**json.loads(text), seq=seq)

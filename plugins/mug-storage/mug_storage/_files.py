@@ -160,6 +160,8 @@ class OpenFile:
     header: list[str]
     dirty: bool = False
     """Appended to since the last fsync."""
+    last_seq: int = -1
+    """The highest outbox ``seq`` in the file (-1: none), to skip rows delivered again."""
 
     def sync(self) -> None:
         """fsync the file if anything was appended since the last sync."""

@@ -67,6 +67,18 @@ _CELL_ENCODER = json.JSONEncoder(
 )
 
 
+def _last_seq(path: Path, header: list[str]) -> int:
+    """The highest ``seq`` in an existing file (a full read, once per file opening)."""
+    if "seq" not in header:
+        return -1
+    column = header.index("seq")
+    last = -1
+    for row in _files.iter_rows(path):
+        if len(row) > column and row[column].isdigit():
+            last = max(last, int(row[column]))
+    return last
+
+
 def encode_cell(value: Any) -> str:
     """The text of one CSV cell.
 
@@ -240,6 +252,8 @@ class CsvSink:
         }
         if record.kind != "scene":
             leading["episode"] = str(record.episode)
+        if record.seq is not None:
+            leading["seq"] = str(record.seq)
         row = dict(leading)
         for key, value in record.values.items():
             if not isinstance(key, str) or not key:
@@ -301,7 +315,7 @@ class CsvSink:
             raise
         if not header:
             self._pending_dirs.add(path.parent)  # (probably) a new directory entry
-        entry = OpenFile(path, fd, header)
+        entry = OpenFile(path, fd, header, last_seq=_last_seq(path, header))
         self._cache.put(entry)
         return entry
 
@@ -309,6 +323,12 @@ class CsvSink:
         self, path: Path, rows: list[dict[str, str]], appended: list[tuple[Path, int]]
     ) -> None:
         entry = self._open(path)
+        # Rows numbered at or below what the file holds were written before a crash cut off
+        # the delivery's bookkeeping: skip them, so every record lands exactly once.
+        rows = [row for row in rows if "seq" not in row or int(row["seq"]) > entry.last_seq]
+        if not rows:
+            return
+        entry.last_seq = max(entry.last_seq, *(int(row.get("seq", -1)) for row in rows))
         columns = _union(entry.header, rows)
         if entry.header and len(columns) > len(entry.header):
             entry = self._rewrite(entry, columns)
