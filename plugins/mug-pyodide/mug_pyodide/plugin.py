@@ -12,6 +12,11 @@ Where Pyodide comes from
     The URL is the folder holding ``pyodide.mjs`` (a trailing ``/`` is added if missing). With
     it set, no local Pyodide files are needed, and ``packages_to_install`` (numpy, ...) can be
     installed from there with micropip.
+
+Where other packages come from
+    Packages that are not part of the Pyodide distribution come from PyPI, or from the index
+    named by ``MUG_PACKAGE_INDEX`` (a lab mirror, or a folder of wheels served by any web
+    server).
 """
 
 from __future__ import annotations
@@ -44,6 +49,9 @@ PYODIDE_FILES = (
 """The files of the npm package the page needs, served at ``/vendor/pyodide/<file>``."""
 
 PYODIDE_URL_ENV = "MUG_PYODIDE_URL"
+PACKAGE_INDEX_ENV = "MUG_PACKAGE_INDEX"
+"""A package index (a PEP 503 simple index or a JSON API URL) for ``packages_to_install``,
+instead of PyPI; passed to micropip's ``index_urls``."""
 """Environment variable naming a Pyodide folder URL to use instead of the local copy."""
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -76,11 +84,14 @@ def pyodide_url() -> str | None:
 
 
 def client_assets() -> ClientAssets:
-    """The ``pyodide`` bundle, following ``MUG_PYODIDE_URL`` (see the module docstring)."""
+    """The ``pyodide`` bundle, following ``MUG_PYODIDE_URL`` and ``MUG_PACKAGE_INDEX`` (see the
+    module docstring)."""
     url = pyodide_url()
+    index = os.environ.get(PACKAGE_INDEX_ENV, "").strip()
     if url is not None:
-        # The page reads the URL from its module address (import.meta.url).
-        return ClientAssets(static_dir=STATIC_DIR, modules=[f"runtime.js?pyodide={quote(url)}"])
+        # The page reads its settings from its module address (import.meta.url).
+        query = f"pyodide={quote(url)}" + (f"&index={quote(index)}" if index else "")
+        return ClientAssets(static_dir=STATIC_DIR, modules=[f"runtime.js?{query}"])
     return ClientAssets(
         static_dir=STATIC_DIR,
         modules=["runtime.js"],

@@ -103,6 +103,7 @@ export function preload(spec) {
     indexURL: pyodideBaseUrl(spec),
     zipURL: new URL("/python/mug_core.zip", location.origin).href,
     runnerURL: new URL("./runner.py", import.meta.url).href,
+    packageIndex: MODULE_URL.searchParams.get("index") || null,
   });
   shared.ready.catch(() => {});
   return shared.ready;

@@ -38,6 +38,8 @@ let stepFn = null;
 let sceneCount = 0;
 /** The folder Pyodide was loaded from */
 let pyodideURL = "";
+/** micropip's package index for packages_to_install (null: PyPI). */
+let packageIndexURL = null;
 let loop = null;
 /** agent key -> action while keys are held, or null */
 const held = new Map();
@@ -73,8 +75,9 @@ async function fetchBytes(url, what) {
  * Load Pyodide from `indexURL`, unpack the env-side mug_core package and import runner.py.
  * @param {{indexURL: string, zipURL: string, runnerURL: string}} options
  */
-async function init({ indexURL, zipURL, runnerURL }) {
+async function init({ indexURL, zipURL, runnerURL, packageIndex }) {
   pyodideURL = indexURL;
+  packageIndexURL = packageIndex || null;
   progress("Loading Python…", 0.05);
   const zip = fetchBytes(zipURL, "the mug_core package");
   const runnerSource = fetch(runnerURL).then((r) => {
@@ -130,7 +133,8 @@ async function installPackages(packages) {
   }
   const micropip = pyodide.pyimport("micropip");
   try {
-    await micropip.install(packages);
+    if (packageIndexURL) await micropip.install(packages, { index_urls: [packageIndexURL] });
+    else await micropip.install(packages);
   } catch (err) {
     throw new Error(`cannot install ${packages.join(", ")}: ${describe(err).message}`);
   } finally {
