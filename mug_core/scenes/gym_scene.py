@@ -97,6 +97,7 @@ class GymScene(Scene):
     timeout_scene_id: str | None = None
     timeout_message: str = "Sorry, no other participant arrived in time."
     matchmaker: str = "fifo"
+    assets_dir: Path | None = None
     _env_folder: Path | None = attrs.field(default=None, repr=False)
     rejoin_timeout_s: float = 20.0
     after_timeout: str = "ai"
@@ -121,9 +122,12 @@ class GymScene(Scene):
         game_height: int | None = None,
         background: str | None = None,
         hud: str | None = None,
+        assets_dir: str | Path | None = None,
     ) -> Self:
-        """Frame rate, game size in pixels, background colour and a HUD text template
-        (``{episode}``, ``{num_episodes}``, ``{step}``, ``{max_steps}``, ``{score}``)."""
+        """Frame rate, game size in pixels, background colour, a HUD text template
+        (``{episode}``, ``{num_episodes}``, ``{step}``, ``{max_steps}``, ``{score}``), and the
+        folder of images the env registers with relative paths (``register_image("ball",
+        "ball.png")``), which the server then serves to the page."""
         if fps is not None:
             if not isinstance(fps, int) or not 1 <= fps <= 120:
                 raise ValueError(f"rendering(): fps must be 1 to 120, got {fps!r}")
@@ -137,6 +141,10 @@ class GymScene(Scene):
             self.background = background
         if hud is not None:
             self.hud = hud
+        if assets_dir is not None:
+            if not Path(assets_dir).is_dir():
+                raise ValueError(f"rendering(): assets_dir {str(assets_dir)!r} is not a folder")
+            self.assets_dir = Path(assets_dir)
         return self
 
     def runtime(
@@ -344,6 +352,10 @@ class GymScene(Scene):
 
     def served_files(self) -> dict[str, Path]:
         files = {}
+        if self.assets_dir is not None:
+            for file in sorted(self.assets_dir.rglob("*")):
+                if file.is_file():
+                    files[f"{self.scene_id}/{file.relative_to(self.assets_dir).as_posix()}"] = file
         for policy in self.policy_mapping.values():
             path = getattr(policy, "onnx_path", None)
             if path is not None and Path(path).is_file():
@@ -443,6 +455,7 @@ class GymScene(Scene):
             "record_observations": self.record_observations,
             "countdown_s": self.countdown_s,
             "chunk_bytes": context.max_payload_bytes // 2,
+            "assets_base": f"/study-files/{self.scene_id}/" if self.assets_dir else None,
             "group_size": self.group_size,
             "group": state.get("group"),
             "waitroom": {

@@ -115,7 +115,7 @@ def build_http_app(server: MugServer) -> Quart:
         response.headers["Cache-Control"] = "no-cache"
         return response
 
-    @app.get("/study-files/<name>")
+    @app.get("/study-files/<path:name>")
     async def study_file(name: str) -> Response:
         file = server.study_files.get(name)
         if file is None:

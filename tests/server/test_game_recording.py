@@ -163,3 +163,28 @@ def test_a_missing_runtime_or_bad_env_is_a_start_up_error(tmp_path: Path) -> Non
         GymScene().runtime(environment_initialization_code_filepath=tmp_path / "missing.py")
     with pytest.raises(ValueError, match="reference must look like"):
         HeuristicPolicy("not a reference")
+
+
+def test_images_the_env_registers_are_served_from_the_assets_folder(tmp_path: Path) -> None:
+    import urllib.error
+    import urllib.request
+
+    assets = tmp_path / "assets"
+    (assets / "atlas").mkdir(parents=True)
+    (assets / "ball.png").write_bytes(b"\x89PNG fake")
+    (assets / "atlas" / "frames.json").write_text("{}")
+    game = _game().rendering(assets_dir=assets)
+
+    async def spec(server: StudyServer) -> dict[str, Any]:
+        async with Page(server) as page:
+            return page.spec
+
+    with StudyServer(_config(tmp_path, game)) as server:
+        assert asyncio.run(spec(server))["assets_base"] == "/study-files/game/"
+        with urllib.request.urlopen(server.url("/study-files/game/ball.png")) as response:
+            assert response.read() == b"\x89PNG fake"
+        with urllib.request.urlopen(server.url("/study-files/game/atlas/frames.json")) as response:
+            assert response.read() == b"{}"
+        for path in ("/study-files/game/missing.png", "/study-files/game/../ball.png"):
+            with pytest.raises(urllib.error.HTTPError):
+                urllib.request.urlopen(server.url(path))

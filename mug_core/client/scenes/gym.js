@@ -56,6 +56,21 @@ const STYLE = `
 .mug-game-error pre { white-space: pre-wrap; font: .875rem var(--mug-mono, monospace); margin: .5rem 0; }
 `;
 
+
+/**
+ * Point an env's relative image and atlas paths (``register_image("ball", "ball.png")``) at the
+ * scene's assets folder on the study server.
+ * @param {{assets: Array<{path: string, json_path?: string}>}} packet
+ * @param {string} base e.g. "/study-files/game/"
+ */
+function resolveAssets(packet, base) {
+  const relative = (path) => typeof path === "string" && !/^([a-z][a-z0-9+.-]*:|\/)/i.test(path);
+  for (const asset of packet.assets) {
+    if (relative(asset.path)) asset.path = base + asset.path;
+    if (relative(asset.json_path)) asset.json_path = base + asset.json_path;
+  }
+}
+
 function injectStyle() {
   if (document.getElementById("mug-gym-style")) return;
   document.head.appendChild(h("style", { id: "mug-gym-style" }, STYLE));
@@ -367,6 +382,7 @@ function gameView(ui, spec, state) {
   state.cleanups.push(() => cancelAnimationFrame(frameRequest));
   const apply = (packet) => {
     const began = performance.now();
+    if (spec.assets_base && packet.assets && packet.assets.length) resolveAssets(packet, spec.assets_base);
     renderer.apply(packet);
     const ms = performance.now() - began;
     sample(stats, "applyMs", ms);
