@@ -20,16 +20,14 @@ import os
 import random
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import socketio
 
-from mug_core.testing import free_port
+from mug_core.testing import free_port, start_study_process
 
 STUDY = """
 from mug_core import CompletionCodeScene, ExperimentConfig, Likert, MultipleChoice, Stager
@@ -125,29 +123,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         study = Path(tmp) / "study.py"
         study.write_text(STUDY.format(data_dir=str(Path(tmp) / "data")))
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mug_core.cli",
-                "run",
-                str(study),
-                "--port",
-                str(args.port),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        server = start_study_process(study, args.port)
         url = f"http://127.0.0.1:{args.port}"
         try:
-            for _ in range(300):
-                try:
-                    urllib.request.urlopen(url + "/healthz", timeout=1)
-                    break
-                except OSError:
-                    if server.poll() is not None:
-                        sys.exit(f"the study server failed:\n{server.stderr.read().decode()}")
-                    time.sleep(0.05)
             completed, timings, elapsed = asyncio.run(
                 _run(url, args.participants, args.ramp, think)
             )

@@ -18,16 +18,13 @@ import asyncio
 import json
 import os
 import random
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import socketio
 
-from mug_core.testing import free_port
+from mug_core.testing import free_port, start_study_process
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDY = """
@@ -98,22 +95,9 @@ def _run_k(k: int, seconds: float) -> dict[str, float]:
             "MUG_BENCH_STATS": str(stats_file),
             "PYTHONPATH": str(ROOT / "bench"),
         }
-        server = subprocess.Popen(
-            [sys.executable, "-m", "mug_core.cli", "run", str(study), "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        server = start_study_process(study, port, env)
         url = f"http://127.0.0.1:{port}"
         try:
-            for _ in range(300):
-                try:
-                    urllib.request.urlopen(url + "/healthz", timeout=1)
-                    break
-                except OSError:
-                    if server.poll() is not None:
-                        sys.exit(f"the study server failed:\n{server.stderr.read().decode()}")
-                    time.sleep(0.05)
             received = [0] * (2 * k)
 
             async def everyone() -> None:

@@ -9,6 +9,12 @@
 """
 
 from mug_core.testing.browser import chromium_executable, launch_chromium
-from mug_core.testing.server import StudyServer, free_port
+from mug_core.testing.server import StudyServer, free_port, start_study_process
 
-__all__ = ["StudyServer", "chromium_executable", "free_port", "launch_chromium"]
+__all__ = [
+    "StudyServer",
+    "chromium_executable",
+    "free_port",
+    "launch_chromium",
+    "start_study_process",
+]

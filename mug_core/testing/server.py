@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
+from pathlib import Path
 from types import TracebackType
 
 from mug_core.configurations.experiment_config import ExperimentConfig
@@ -102,3 +105,31 @@ class StudyServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def start_study_process(
+    study: Path | str, port: int, env: dict[str, str] | None = None, timeout: float = 30.0
+) -> subprocess.Popen[bytes]:
+    """Run ``mug run <study> --port <port>`` in a new process and wait until it answers.
+
+    Raises RuntimeError with the server's output if it exits first. Stop it with
+    ``terminate()`` (a graceful shutdown: queued data is written) or ``kill()``.
+    """
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mug_core.cli", "run", str(study), "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            output = server.stderr.read().decode(errors="replace") if server.stderr else ""
+            raise RuntimeError(f"the study server exited:\n{output}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                return server
+        except OSError:
+            time.sleep(0.05)
+    server.kill()
+    raise TimeoutError(f"the study server did not answer on port {port}")
