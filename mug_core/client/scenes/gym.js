@@ -558,6 +558,62 @@ async function finish(ui, api, state, response) {
   }
 }
 
+/**
+ * The waiting room: ask to be grouped, show how many wait and for how long, and resolve with
+ * the group, or with null when the study's timeout moved the participant on.
+ */
+function waitForGroup(ui, spec, api, state) {
+  const socket = api.socket;
+  const status = h("p", { id: "mug-waiting", class: "mug-waiting", "aria-live": "polite" });
+  ui.stage.prepend(status);
+  const show = (waiting, elapsed) => {
+    const minutes = Math.floor(elapsed / 60);
+    const seconds = String(Math.floor(elapsed % 60)).padStart(2, "0");
+    status.textContent =
+      `Waiting for other players: ${waiting} of ${spec.group_size} here (${minutes}:${seconds}).`;
+  };
+  return new Promise((resolve, reject) => {
+    const mine = (message) => message && message.scene_key === api.sceneKey;
+    const onWaiting = (m) => mine(m) && show(m.waiting, m.elapsed_s);
+    const onGroup = (m) => {
+      if (!mine(m)) return;
+      done();
+      resolve(m);
+    };
+    const onTimeout = (m) => {
+      if (!mine(m)) return;
+      done();
+      status.textContent = m.message || "No other players arrived in time.";
+      if (m.redirect_url && /^https?:/i.test(m.redirect_url)) {
+        setTimeout(() => location.assign(m.redirect_url), 3000);
+      }
+      resolve(null);
+    };
+    const done = () => {
+      socket.off("waiting", onWaiting);
+      socket.off("group", onGroup);
+      socket.off("waitroom_timeout", onTimeout);
+      if (!spec.waitroom?.timed_out) status.remove();
+    };
+    state.cleanups.push(done);
+    socket.on("waiting", onWaiting);
+    socket.on("group", onGroup);
+    socket.on("waitroom_timeout", onTimeout);
+    if (spec.waitroom?.timed_out) {
+      onTimeout({ scene_key: api.sceneKey, ...spec.waitroom.timed_out });
+      return;
+    }
+    show(1, 0);
+    api.sceneEvent("wait", {}).then((ack) => {
+      if (!ack.ok) {
+        done();
+        reject(new Error(ack.message || "The waiting room is not available."));
+      } else if (ack.group) onGroup({ scene_key: api.sceneKey, ...ack.group });
+      else if (ack.waiting) show(ack.waiting, Date.now() / 1000 - (ack.since ?? Date.now() / 1000));
+    });
+  });
+}
+
 /** Play the scene with the runtime it names. */
 async function play(ui, payload, api, state) {
   const spec = payload.spec;
@@ -569,7 +625,9 @@ async function play(ui, payload, api, state) {
     throw new Error(`This study needs the ${spec.runtime} runtime${hint}, which this server does not provide.`);
   }
   if ((spec.group_size ?? 1) > 1 && !spec.group) {
-    throw new Error("This game needs several participants, and this page cannot wait for them.");
+    const group = await waitForGroup(ui, spec, api, state);
+    if (!group) return; // timed out: the page shows what the study said
+    spec.group = group;
   }
   if (impl.recordsInPage === false) await playRemote(ui, spec, api, state, impl);
   else await playInPage(ui, spec, api, state, impl);
