@@ -150,3 +150,101 @@ def _clean_modules() -> Any:
     yield
     for name in ("slime_env", "heuristic"):
         sys.modules.pop(name, None)
+
+
+def _duel(tmp_path: Path, then: str) -> ExperimentConfig:
+    game = (
+        GymScene()
+        .scene("match")
+        .policies(
+            policy_mapping={"agent_left": PolicyTypes.Human, "agent_right": PolicyTypes.Human}
+        )
+        .rendering(fps=30, game_width=600, game_height=300)
+        .runtime(environment_initialization_code_filepath=SLIME / "env_file.py", runtime="server")
+        .gameplay(action_mapping={"ArrowLeft": 1}, default_action=0, countdown_s=0, max_steps=60)
+        .reconnection(timeout_s=0.5, then=then, message="Your partner left.")
+    )
+    return (
+        ExperimentConfig()
+        .experiment(stager=Stager([game, EndScene().scene("end")]), experiment_id="duel")
+        .data(data_dir=tmp_path, sinks=["csv"])
+        .plugins(allow=["storage", "server_runtime"])
+    )
+
+
+async def _grouped(server: StudyServer) -> tuple[Page, Page]:
+    pages = (Page(server, "stay"), Page(server, "leave"))
+    for page in pages:
+        await page.sio.connect(server.url(), transports=["websocket"])
+        await page.sio.call("join", {"participant_id": page.pid, "tab_id": "t"})
+        await page.sio.call("scene_event", {"scene_key": "match", "name": "wait", "payload": {}})
+    await asyncio.sleep(0.3)
+    for page in pages:
+        assert (await page.sio.call("game_join", {"scene_key": "match"}))["ok"]
+    return pages
+
+
+def test_a_player_who_does_not_return_is_replaced_by_an_ai(tmp_path: Path) -> None:
+    async def run(server: StudyServer) -> None:
+        stay, leave = await _grouped(server)
+        await asyncio.sleep(0.2)
+        await leave.sio.disconnect()
+        for _ in range(100):
+            if stay.over:
+                break
+            await asyncio.sleep(0.05)
+        assert stay.over and stay.over[0]["message"] is None  # the game went on to its end
+        await stay.sio.disconnect()
+
+    config = _duel(tmp_path, "ai")
+    with StudyServer(config) as server:
+        asyncio.run(run(server))
+    import csv
+
+    with (config.study_dir / "match" / "stay_ep0.csv").open() as file:
+        assert len(list(csv.DictReader(file))) == 60
+    with (config.study_dir / "match" / "leave_ep0_events.csv").open() as file:
+        kinds = [row["type"] for row in csv.DictReader(file)]
+    assert kinds == ["disconnected", "replaced_by_ai"]
+
+
+def test_the_game_can_end_for_everyone_when_a_player_leaves(tmp_path: Path) -> None:
+    async def run(server: StudyServer) -> None:
+        stay, leave = await _grouped(server)
+        await asyncio.sleep(0.2)
+        await leave.sio.disconnect()
+        for _ in range(100):
+            if stay.over:
+                break
+            await asyncio.sleep(0.05)
+        assert stay.over[0]["message"] == "Your partner left."
+        done = await stay.sio.call("advance", {"scene_key": "match", "response": {}})
+        assert done["ok"] and done["scene"]["scene_key"] == "end"
+        await stay.sio.disconnect()
+
+    with StudyServer(_duel(tmp_path, "end")) as server:
+        asyncio.run(run(server))
+
+
+def test_a_player_who_returns_in_time_keeps_their_slot(tmp_path: Path) -> None:
+    async def run(server: StudyServer) -> None:
+        stay, leave = await _grouped(server)
+        await leave.sio.disconnect()
+        back = Page(server, "leave")
+        await back.sio.connect(server.url(), transports=["websocket"])
+        await back.sio.call("join", {"participant_id": "leave", "tab_id": "t"})
+        joined = await back.sio.call("game_join", {"scene_key": "match"})
+        assert joined["ok"] and joined["agent"] == "agent_right"
+        for _ in range(100):
+            if back.over:
+                break
+            await asyncio.sleep(0.05)
+        assert back.over and back.over[0]["message"] is None
+        assert back.frames()[0]["packet"]["clear"]  # a fresh stream starts with a full frame
+        await back.sio.disconnect()
+        await stay.sio.disconnect()
+
+    config = _duel(tmp_path, "end")
+    config.stager.all_scenes()[0].reconnection(timeout_s=5, then="end")  # type: ignore[union-attr]
+    with StudyServer(config) as server:
+        asyncio.run(run(server))
