@@ -114,6 +114,31 @@ class Uploader {
     this.stopped = false;
     this.waiters = [];
     this.timer = setInterval(() => this.cut(), FLUSH_MS);
+    // Chunks not acknowledged before the page was closed or reloaded go first.
+    this.pendingKey = `mug-gym-pending:${api.participantId}:${api.sceneKey}`;
+    this.queue = this.load();
+    for (const chunk of this.queue) this.remember(chunk.episode, chunk.seq);
+    if (this.queue.length) this.pump();
+  }
+
+  /** Unacknowledged chunks kept in the browser's storage by an earlier page of this scene. */
+  load() {
+    try {
+      const saved = JSON.parse(localStorage.getItem(this.pendingKey) ?? "[]");
+      return Array.isArray(saved) ? saved.filter((c) => c && Number.isInteger(c.seq)) : [];
+    } catch {
+      return [];
+    }
+  }
+
+  /** Keep the unacknowledged chunks in the browser's storage until the server has them. */
+  persist() {
+    try {
+      if (this.queue.length) localStorage.setItem(this.pendingKey, JSON.stringify(this.queue));
+      else localStorage.removeItem(this.pendingKey);
+    } catch {
+      // storage full or disabled: the chunks stay in memory and are re-sent while the page lives
+    }
   }
 
   /**
@@ -125,11 +150,12 @@ class Uploader {
     this.episode = episode;
     let sent = -1;
     try {
-      sent = Number(sessionStorage.getItem(this.storageKey + episode) ?? -1);
+      sent = Number(localStorage.getItem(this.storageKey + episode) ?? -1);
     } catch {
       // no storage: start from the server's count
     }
-    this.seq = Math.max(0, sent + 1, Number(this.acked[String(episode)] ?? -1) + 1);
+    const queued = this.queue.filter((c) => c.episode === episode).map((c) => c.seq);
+    this.seq = Math.max(0, sent + 1, Number(this.acked[String(episode)] ?? -1) + 1, ...queued.map((s) => s + 1));
   }
 
   /** Add `item` to the `steps` or `events` list, cutting a chunk first if it would not fit. */
@@ -152,6 +178,7 @@ class Uploader {
   cut() {
     if (this.episode === null || (!this.steps.length && !this.events.length)) return;
     this.queue.push({ episode: this.episode, seq: this.seq, steps: this.steps, events: this.events });
+    this.persist();
     this.remember(this.episode, this.seq);
     this.seq += 1;
     this.steps = [];
@@ -162,7 +189,9 @@ class Uploader {
 
   remember(episode, seq) {
     try {
-      sessionStorage.setItem(this.storageKey + episode, String(seq));
+      const key = this.storageKey + episode;
+      const known = Number(localStorage.getItem(key) ?? -1);
+      localStorage.setItem(key, String(Math.max(known, seq)));
     } catch {
       // storage full or disabled: only a reload mid-episode is affected
     }
@@ -177,14 +206,20 @@ class Uploader {
       const ack = await this.api.sceneEvent("steps", chunk);
       if (ack.ok) {
         this.queue.shift();
+        this.persist();
         attempt = 0;
       } else if (STOP_CODES.has(ack.code)) {
         this.stopped = true;
+        if (ack.code === "stale_scene" || ack.code === "stale") {
+          this.queue = []; // the scene is over on the server: nothing left to deliver here
+          this.persist();
+        }
       } else if (ack.code === "too_large" && chunk.steps.length + chunk.events.length > 1) {
         this.split(chunk);
       } else if (DROP_CODES.has(ack.code) || ack.code === "too_large") {
         console.error("mug: the server refused game data", ack);
         this.queue.shift();
+        this.persist();
         this.onLost(ack.message || ack.code);
       } else {
         await sleep(RETRY_MS[Math.min(attempt++, RETRY_MS.length - 1)]);
@@ -205,6 +240,7 @@ class Uploader {
       this.remember(this.episode, this.seq - 1);
     }
     this.queue.splice(0, 1, { ...chunk, steps: s1, events: e1 }, { ...chunk, seq: chunk.seq + 1, steps: s2, events: e2 });
+    this.persist();
   }
 
   /** Resolves when everything collected so far is acknowledged (or the upload stopped). */
