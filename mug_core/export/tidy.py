@@ -152,10 +152,12 @@ def steps_columns(data: StudyData) -> dict[str, list[Any]]:
     return columns
 
 
-def events_columns(data: StudyData) -> dict[str, list[Any]]:
-    """The ``events`` table as plain columns."""
-    rows = sorted(data.events, key=lambda r: (r["participant_id"], r["scene_key"], r["episode"]))
-    names = ["participant_id", "condition", "scene_key", "episode", "t", "type", "key", "agent"]
+def _row_columns(
+    data: StudyData, rows: list[dict[str, Any]], leading: list[str]
+) -> dict[str, list[Any]]:
+    """``rows`` as columns: ``leading`` first, then every other key in first-seen order;
+    ``condition`` is filled in from the participant."""
+    names = list(leading)
     for row in rows:
         names.extend(k for k in row if k not in names and k != "schema_version")
     columns: dict[str, list[Any]] = {name: [] for name in names}
@@ -164,21 +166,21 @@ def events_columns(data: StudyData) -> dict[str, list[Any]]:
             value = data.condition(row["participant_id"]) if name == "condition" else row.get(name)
             columns[name].append(value)
     return columns
+
+
+def events_columns(data: StudyData) -> dict[str, list[Any]]:
+    """The ``events`` table as plain columns."""
+    rows = sorted(data.events, key=lambda r: (r["participant_id"], r["scene_key"], r["episode"]))
+    leading = ["participant_id", "condition", "scene_key", "episode", "t", "type", "key", "agent"]
+    return _row_columns(data, rows, leading)
 
 
 def scenes_columns(data: StudyData) -> dict[str, list[Any]]:
     """The ``scenes`` table as plain columns."""
     rows = sorted(data.scenes, key=lambda r: (r["participant_id"], r.get("scene_index") or 0))
-    names = ["participant_id", "condition", "scene_key", "scene_id", "scene_type", "scene_index"]
-    names += ["started_at", "ended_at"]
-    for row in rows:
-        names.extend(k for k in row if k not in names and k != "schema_version")
-    columns: dict[str, list[Any]] = {name: [] for name in names}
-    for row in rows:
-        for name in names:
-            value = data.condition(row["participant_id"]) if name == "condition" else row.get(name)
-            columns[name].append(value)
-    return columns
+    leading = ["participant_id", "condition", "scene_key", "scene_id", "scene_type"]
+    leading += ["scene_index", "started_at", "ended_at"]
+    return _row_columns(data, rows, leading)
 
 
 def participants_columns(data: StudyData) -> dict[str, list[Any]]:

@@ -18,7 +18,11 @@ from typing import Any, Self
 
 import attrs
 
-from mug_core.configurations.configuration_constants import HeuristicPolicy, PolicyTypes
+from mug_core.configurations.configuration_constants import (
+    HeuristicPolicy,
+    ModelConfig,
+    PolicyTypes,
+)
 from mug_core.scenes.gym_recording import handle_game_event
 from mug_core.scenes.scene import EventResult, Response, Scene, SceneContext
 
@@ -343,10 +347,7 @@ class GymScene(Scene):
         if PolicyTypes.Human in self.policy_mapping.values() and not self.action_mapping:
             problems.append(f"{name} has a human player but no keys: .gameplay(action_mapping=)")
         for agent, policy in self.policy_mapping.items():
-            if (
-                not isinstance(policy, PolicyTypes | HeuristicPolicy)
-                and type(policy).__name__ != "ModelConfig"
-            ):
+            if not isinstance(policy, PolicyTypes | HeuristicPolicy | ModelConfig):
                 problems.append(f"{name}: agent {agent!r} has an unknown policy {policy!r}")
         return problems
 
@@ -394,7 +395,7 @@ class GymScene(Scene):
             return {"type": "random", "seed": seed}
         if isinstance(policy, HeuristicPolicy):
             return {"type": "heuristic", "reference": policy.reference, "kwargs": policy.kwargs}
-        if getattr(policy, "backend", None) == "onnx":
+        if isinstance(policy, ModelConfig):
             return {
                 "type": "onnx",
                 "url": f"/study-files/{_served_name(Path(policy.onnx_path))}",

@@ -8,6 +8,7 @@ import io
 import json
 import mimetypes
 import zipfile
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from quart import Quart, Response, redirect, request, send_from_directory
@@ -45,6 +46,16 @@ def env_side_zip() -> bytes:
         for file in sorted((root / "rendering").glob("*.py")):
             archive.write(file, f"mug_core/rendering/{file.name}")
     return buffer.getvalue()
+
+
+async def _listed_file(files: dict[str, Path], name: str, cache_control: str) -> Response:
+    """Serve ``files[name]`` (only names the server listed, never a path from the URL)."""
+    file = files.get(name)
+    if file is None:
+        return Response("not found", status=404)
+    response = await send_from_directory(file.parent, file.name)
+    response.headers["Cache-Control"] = cache_control
+    return response
 
 
 def _error_page(title: str, message: str, status: int) -> Response:
@@ -117,20 +128,11 @@ def build_http_app(server: MugServer) -> Quart:
 
     @app.get("/study-files/<path:name>")
     async def study_file(name: str) -> Response:
-        file = server.study_files.get(name)
-        if file is None:
-            return Response("not found", status=404)
-        response = await send_from_directory(file.parent, file.name)
-        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
-        return response
+        # Names are content hashes or fixed study files: safe to cache for good.
+        return await _listed_file(server.study_files, name, "public, max-age=31536000, immutable")
 
     @app.get("/vendor/<path:path>")
     async def vendor_file(path: str) -> Response:
-        file = server.vendor_files.get(path)
-        if file is None:
-            return Response("not found", status=404)
-        response = await send_from_directory(file.parent, file.name)
-        response.headers["Cache-Control"] = "public, max-age=86400"
-        return response
+        return await _listed_file(server.vendor_files, path, "public, max-age=86400")
 
     return app
