@@ -21,8 +21,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
-import attrs
-
 from mug_core.data.batching import BatchedWriter
 from mug_core.data.records import Record
 from mug_core.server.flow import ParticipantState
@@ -108,7 +106,7 @@ class SQLiteStudyStore:
                 for record in records:
                     seq += 1
                     if len(self.recent) < MAX_RECENT:  # a sink down for long: read from disk
-                        self.recent[seq] = attrs.evolve(record, seq=seq)
+                        self.recent[seq] = record.with_seq(seq)
         with self.committed:
             self.last_seq = last[0]
             self.committed.notify_all()

@@ -23,6 +23,7 @@ import re
 import threading
 from collections.abc import Iterator, Sequence
 from functools import partial
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ _ENCODING_ERRORS = "backslashreplace"
 """Unencodable text (lone surrogates a browser may send) is kept as backslash escapes."""
 
 _REWRITE_CHUNK_ROWS = 2048
+_MAX_CACHED_PATHS = 4096
 
 
 # -- Encoding ---------------------------------------------------------------------------------
@@ -58,12 +60,22 @@ def _json_default(obj: Any) -> Any:
 
 def json_cell(value: Any) -> str:
     """``value`` as compact JSON with sorted keys (how lists and dicts appear in a cell)."""
-    return _CELL_ENCODER.encode(value)
+    if _C_ENCODE is None:
+        return _CELL_ENCODER.encode(value)
+    return "".join(_C_ENCODE(value, 0))
 
 
 # One encoder for every cell: json.dumps with options builds a new encoder on each call.
 _CELL_ENCODER = json.JSONEncoder(
     separators=(",", ":"), sort_keys=True, ensure_ascii=False, default=_json_default
+)
+# The C encoder behind it, built once (JSONEncoder.encode builds one per call). Without a
+# circular-reference check: it would be shared by threads, and records reach a sink only after
+# the store serialised them with the check on.
+_C_ENCODE = (
+    None
+    if c_make_encoder is None
+    else c_make_encoder(None, _json_default, encode_basestring, None, ":", ",", True, False, True)
 )
 
 
@@ -86,6 +98,13 @@ def encode_cell(value: Any) -> str:
     Python's shortest round-trip repr (``0.1``, ``1e-07``, ``nan``, ``inf``); strings verbatim;
     anything else (lists, dicts, NumPy values) as compact JSON with sorted keys.
     """
+    kind = type(value)
+    if kind is float:
+        return float.__repr__(value)
+    if kind is str:
+        return value
+    if kind is int:
+        return int.__repr__(value)
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -153,6 +172,7 @@ class CsvSink:
         self._pending_dirs: set[Path] = set()
         """Directories whose entries changed and are not yet fsynced (kept across failures)."""
         self._known_dirs: set[Path] = set()
+        self._paths: dict[tuple[Any, ...], Path] = {}
         self._closed = False
         root = Path(context.data_dir)
         _files.ensure_dir(root.absolute(), self._pending_dirs)
@@ -221,14 +241,22 @@ class CsvSink:
                     f"csv data sink for experiment {self.experiment_id!r} got a record of "
                     f"experiment {record.experiment_id!r}"
                 )
-            participant_id = check_path_id(record.participant_id, "participant_id")
             if record.kind == "participant":
+                participant_id = check_path_id(record.participant_id, "participant_id")
                 path = self.root / METADATA_DIR / f"{participant_id}.json"
                 documents.pop(path, None)  # a later document replaces an earlier one
                 documents[path] = self._metadata_bytes(record)
-            else:
+                continue
+            # The file of each (kind, participant, scene, episode) is worked out once.
+            key = (record.kind, record.participant_id, record.scene_key, record.episode)
+            path = self._paths.get(key) if type(record.episode) is not bool else None
+            if path is None:
+                check_path_id(record.participant_id, "participant_id")
                 path = self._csv_path(record)
-                groups.setdefault(path, []).append(self._row(record))
+                if len(self._paths) >= _MAX_CACHED_PATHS:
+                    self._paths.clear()
+                self._paths[key] = path
+            groups.setdefault(path, []).append(self._row(record))
         return documents, groups
 
     def _csv_path(self, record: Record) -> Path:
@@ -260,7 +288,18 @@ class CsvSink:
                 raise ValueError(
                     f"{record.kind} record column names must be non-empty strings, got {key!r}"
                 )
-            cell = encode_cell(value)
+            # encode_cell, with the common cases inline: this runs for every cell of a study.
+            kind = type(value)
+            if kind is float:
+                cell = float.__repr__(value)
+            elif kind is str:
+                cell = value
+            elif kind is int:
+                cell = int.__repr__(value)
+            elif (kind is dict or kind is list) and _C_ENCODE is not None:
+                cell = "".join(_C_ENCODE(value, 0))
+            else:
+                cell = encode_cell(value)
             if key in leading:
                 # A value may repeat a leading column, but only if it agrees with it.
                 if cell != leading[key]:
@@ -332,7 +371,13 @@ class CsvSink:
         columns = _union(entry.header, rows)
         if entry.header and len(columns) > len(entry.header):
             entry = self._rewrite(entry, columns)
-        lines = [[row.get(c, "") for c in columns] for row in rows]
+        width = len(columns)
+        lines = [
+            list(row.values())
+            if len(row) == width and list(row) == columns
+            else [row.get(c, "") for c in columns]
+            for row in rows
+        ]
         data = _csv_bytes(lines if entry.header else [columns, *lines])
         appended.append((path, os.fstat(entry.fd).st_size))
         entry.dirty = True
