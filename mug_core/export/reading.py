@@ -91,12 +91,18 @@ class StudyData:
         return None if document is None else condition_of(document)
 
     def episodes(self) -> dict[tuple[str, str, int], list[dict[str, Any]]]:
-        """Step rows per ``(participant_id, scene_key, episode)``, each sorted by step."""
+        """Step rows per ``(participant_id, scene_key, episode)``, each sorted by step.
+
+        When a reloaded page played an episode again (``attempt`` above 0), only the rows of
+        its last attempt are returned: the one that ran to the end."""
         grouped: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
         for row in self.steps:
             key = (row["participant_id"], row["scene_key"], row["episode"])
             grouped.setdefault(key, []).append(row)
         for rows in grouped.values():
+            last = max((r.get("attempt") or 0 for r in rows), default=0)
+            if last:
+                rows[:] = [r for r in rows if (r.get("attempt") or 0) == last]
             rows.sort(key=lambda r: r["step"])
         return dict(sorted(grouped.items()))
 
@@ -120,7 +126,7 @@ def _kind(path: Path, first: dict[str, str]) -> str | None:
 def _decode_step(row: dict[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, cell in row.items():
-        if key in ("episode", "step", "schema_version"):
+        if key in ("episode", "step", "attempt", "seq", "schema_version"):
             out[key] = to_int(cell)
         elif key == "t":
             out[key] = to_float(cell)
@@ -136,6 +142,9 @@ def _decode_event(row: dict[str, str]) -> dict[str, Any]:
     out["episode"] = to_int(row["episode"])
     out["schema_version"] = to_int(row.get("schema_version", ""))
     out["t"] = to_float(row.get("t", ""))
+    for key in ("attempt", "seq"):
+        if key in row:
+            out[key] = to_int(row[key])
     return out
 
 

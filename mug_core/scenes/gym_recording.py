@@ -36,7 +36,8 @@ def _step_values(step: Any, observations: bool) -> dict[str, Any] | None:
         return None
     if not isinstance(step["step"], int) or not isinstance(step["t"], int | float):
         return None
-    values = {field: step[field] for field in STEP_FIELDS}
+    values: dict[str, Any] = {"step": step["step"], "attempt": 0}  # numbered by the caller
+    values.update((field, step[field]) for field in STEP_FIELDS[1:])
     if observations:
         values["observations"] = step.get("observations")
     return values
@@ -54,6 +55,29 @@ def _event_values(event: Any) -> dict[str, Any] | None:
         "key": key if isinstance(key, str) and len(key) <= 32 else None,
         "agent": str(event["agent"])[:64] if event.get("agent") is not None else None,
     }
+
+
+def _number_attempts(
+    state: dict[str, Any], episode: int, step_values: list[dict[str, Any] | None]
+) -> int:
+    """Give each step its ``attempt``: a step numbered at or below the last one recorded for
+    the episode starts a new attempt (a page reloaded mid-episode plays the episode again from
+    its start). Returns the attempt of the chunk's last step."""
+    last_steps: dict[str, int] = state.setdefault("last_step", {})
+    attempts: dict[str, int] = state.setdefault("attempts", {})
+    key = str(episode)
+    last, attempt = last_steps.get(key, -1), attempts.get(key, 0)
+    for values in step_values:
+        if values is None:
+            continue
+        if values["step"] <= last:
+            attempt += 1
+        last = values["step"]
+        values["attempt"] = attempt
+    if last >= 0:
+        last_steps[key] = last
+    attempts[key] = attempt
+    return attempt
 
 
 def _steps(scene: GymScene, payload: Mapping[str, Any], context: SceneContext) -> EventResult:
@@ -76,8 +100,13 @@ def _steps(scene: GymScene, payload: Mapping[str, Any], context: SceneContext) -
         "scene_key": context.scene_key,
         "episode": episode,
     }
+    attempt = _number_attempts(context.scene_state, episode, step_values)
     records = [Record(kind="step", values=v, **base) for v in step_values if v is not None]
-    records += [Record(kind="event", values=v, **base) for v in event_values if v is not None]
+    records += [
+        Record(kind="event", values={**v, "attempt": attempt}, **base)
+        for v in event_values
+        if v is not None
+    ]
     acked[str(episode)] = seq
     return EventResult(records=records, reply={"acked": seq})
 

@@ -321,6 +321,7 @@ def test_a_reload_mid_game_resumes_at_the_episode_in_progress(tmp_path: Path, co
             " && Number(document.querySelector('#mug-game').dataset.step) >= 10",
             timeout=40_000,
         )
+        played = _step(page)
         page.reload()
         page.wait_for_selector("#mug-game canvas")
         assert page.get_attribute("#mug-game", "data-episode") == "1"
@@ -329,12 +330,16 @@ def test_a_reload_mid_game_resumes_at_the_episode_in_progress(tmp_path: Path, co
     folder = config.study_dir / "slime_game"
     first = [int(r["step"]) for r in _rows(folder / "reload1_ep0.csv")]
     assert first == list(range(45))
-    # Episode 1 was replayed from its start after the reload: whatever the first page sent is
-    # kept, and the replay is recorded whole after it.
-    second = [int(r["step"]) for r in _rows(folder / "reload1_ep1.csv")]
-    restart = max(i for i, step in enumerate(second) if step == 0)
-    assert second[restart:] == list(range(45))
-    assert second[:restart] == list(range(restart))
+    # Episode 1 was replayed from its start after the reload. Every step the first page played
+    # is kept once (even those not yet sent when it went away) as attempt 0; the replay
+    # follows, whole, as attempt 1.
+    second = [(int(r["step"]), int(r["attempt"])) for r in _rows(folder / "reload1_ep1.csv")]
+    restart = second.index((0, 1))
+    assert restart > played
+    assert second[:restart] == [(step, 0) for step in range(restart)]
+    assert second[restart:] == [(step, 1) for step in range(45)]
+    seqs = [r["seq"] for r in _rows(folder / "reload1_ep1.csv")]
+    assert len(set(seqs)) == len(seqs)
     (row,) = _rows(folder / "reload1.csv")
     assert row["episodes_done"] == "2"
 

@@ -129,7 +129,36 @@ def test_chunks_are_recorded_once_and_episodes_gate_the_next_scene(tmp_path: Pat
     assert [s["step"] for s in steps] == [0, 1]
     assert steps[0]["actions"] == {"left": 1, "right": 0} and "observations" in steps[0]
     events = [r["values"] for r in records if r["kind"] == "event"]
-    assert events == [{"t": 999.0, "type": "keydown", "key": "ArrowLeft", "agent": "left"}]
+    assert events == [
+        {"t": 999.0, "type": "keydown", "key": "ArrowLeft", "agent": "left", "attempt": 0}
+    ]
+
+
+def test_an_episode_played_again_after_a_reload_is_numbered_as_a_new_attempt(
+    tmp_path: Path,
+) -> None:
+    async def run(server: StudyServer) -> None:
+        async with Page(server) as page:
+            for seq, steps in enumerate([[0, 1], [2, 3], [0, 1], [2], [3, 4]]):
+                chunk = {"episode": 0, "seq": seq, "steps": [_step(i) for i in steps]}
+                assert (await page.event("steps", chunk))["acked"] == seq
+            # A chunk re-sent after a lost acknowledgement starts no attempt.
+            again = {"episode": 0, "seq": 3, "steps": [_step(2)]}
+            assert (await page.event("steps", again))["duplicate"]
+            # The third attempt starts inside a chunk.
+            last = {"episode": 0, "seq": 5, "steps": [_step(5), _step(0)], "events": []}
+            assert (await page.event("steps", last))["acked"] == 5
+
+    config = _config(tmp_path, _game())
+    with StudyServer(config) as server:
+        asyncio.run(run(server))
+        server.flush()
+    records = read_records(config.study_dir / "records.jsonl")
+    steps = [r["values"] for r in records if r["kind"] == "step"]
+    assert [(s["step"], s["attempt"]) for s in steps] == [
+        (0, 0), (1, 0), (2, 0), (3, 0), (0, 1), (1, 1), (2, 1), (3, 1), (4, 1), (5, 1), (0, 2)
+    ]  # fmt: skip
+    assert list(steps[0])[:3] == ["step", "attempt", "t"]
 
 
 def test_an_error_in_the_page_is_logged_and_lets_the_participant_go_on(

@@ -240,3 +240,25 @@ def test_the_command_and_the_analysis_example(
     expected = sum(0.1 * i for i in range(6))
     row = returns[(returns.participant_id == "p1") & (returns.episode == 0)]
     assert row[row.agent == "left"]["return"].iloc[0] == pytest.approx(expected)
+
+
+def test_an_episode_played_again_after_a_reload_counts_once_by_its_last_attempt(
+    tmp_path: Path,
+) -> None:
+    from mug_core.export.reading import StudyData
+
+    def row(step: int, attempt: int) -> dict[str, Any]:
+        return {
+            "participant_id": "p",
+            "scene_key": "g",
+            "episode": 0,
+            "step": step,
+            "attempt": attempt,
+        }
+
+    rows = [row(0, 0), row(1, 0)] + [row(s, 1) for s in (2, 0, 1)]
+    data = StudyData(root=tmp_path, experiment_id="x", steps=rows)
+    ((key, kept),) = data.episodes().items()
+    assert key == ("p", "g", 0)
+    assert [(r["step"], r["attempt"]) for r in kept] == [(0, 1), (1, 1), (2, 1)]
+    assert len(data.steps) == 5  # the tidy tables keep every attempt

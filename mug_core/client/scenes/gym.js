@@ -114,6 +114,9 @@ class Uploader {
     this.stopped = false;
     this.waiters = [];
     this.timer = setInterval(() => this.cut(), FLUSH_MS);
+    // A page being closed or reloaded keeps what it collected since the last cut.
+    this.onPageHide = () => this.cut();
+    window.addEventListener("pagehide", this.onPageHide);
     // Chunks not acknowledged before the page was closed or reloaded go first.
     this.pendingKey = `mug-gym-pending:${api.participantId}:${api.sceneKey}`;
     this.queue = this.load();
@@ -272,6 +275,7 @@ class Uploader {
 
   stop() {
     clearInterval(this.timer);
+    window.removeEventListener("pagehide", this.onPageHide);
     this.stopped = true;
   }
 }
