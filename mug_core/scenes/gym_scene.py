@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 RUNTIME_EXTRAS = {"browser": "pyodide", "server": "server-runtime"}
 INPUT_MODES = ("pressed_keys", "single_keystroke")
 POPULATION_METHODS = ("default_action", "previous_submitted_action")
+P2P_TRANSPORTS = ("webrtc", "relay")
+P2P_RUNTIME = "p2p"
 
 
 def _imported_names(source: str) -> set[str]:
@@ -52,6 +54,46 @@ def _served_name(path: Path) -> str:
     """A content-addressed URL name, so a changed model is never served from a stale cache."""
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     return f"{digest}{path.suffix}"
+
+
+def _defined_functions(source: str) -> set[str]:
+    """Names of the functions and methods ``source`` defines (empty if it does not parse)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    return {
+        node.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+
+
+def _ice_server(server: Any) -> dict[str, Any]:
+    """One RTCIceServer: ``{"urls": ..., "username"?: ..., "credential"?: ...}``."""
+    if isinstance(server, str):
+        server = {"urls": server}
+    if not isinstance(server, Mapping) or "urls" not in server:
+        raise ValueError(
+            "multiplayer(): each ice_servers entry is a URL or a dict with 'urls' "
+            f"(and 'username'/'credential' for TURN), got {server!r}"
+        )
+    urls = server["urls"]
+    if isinstance(urls, str):
+        urls = [urls]
+    if not urls or not all(
+        isinstance(u, str) and u.startswith(("stun:", "turn:", "turns:")) for u in urls
+    ):
+        raise ValueError(
+            f"multiplayer(): ice server urls must start with stun:, turn: or turns:, got {urls!r}"
+        )
+    unknown = set(server) - {"urls", "username", "credential"}
+    if unknown:
+        raise ValueError(f"multiplayer(): unknown ice server field(s) {sorted(unknown)}")
+    return {
+        "urls": list(urls),
+        **{k: str(server[k]) for k in ("username", "credential") if k in server},
+    }
 
 
 def _key_combo(key: Any) -> list[str]:
@@ -107,6 +149,7 @@ class GymScene(Scene):
     after_timeout: str = "ai"
     replacement_policy: Any = PolicyTypes.Random
     end_message: str = "Your partner left, so this game has ended."
+    multiplayer_options: dict[str, Any] | None = None
 
     def policies(self, policy_mapping: Mapping[Any, Any], frame_skip: int = 1) -> Self:
         """Who controls each agent: ``PolicyTypes.Human``, ``PolicyTypes.Random``, a
@@ -297,6 +340,94 @@ class GymScene(Scene):
             self.end_message = message
         return self
 
+    def multiplayer(
+        self,
+        input_delay: int = 2,
+        max_prediction: int = 8,
+        checksum_interval: int = 30,
+        transport: str = "webrtc",
+        ice_servers: Sequence[Any] = (),
+        relay_only: bool = False,
+        stall_notice_s: float = 0.5,
+    ) -> Self:
+        """Play peer to peer (needs ``mug-core[p2p]``): every participant of the group runs the
+        env in their own page, only inputs travel between them, and rollback hides the delay.
+
+        ``input_delay`` frames pass before a key press takes effect (more delay, fewer
+        rollbacks); at most ``max_prediction`` frames are simulated ahead of the other players'
+        inputs before the game waits for them; every ``checksum_interval`` frames the peers
+        compare checksums of the confirmed state and record any desync (0: never).
+        ``transport="webrtc"`` connects the pages directly (falling back to the server relay
+        when that fails); ``"relay"`` always goes through the server. ``ice_servers`` are STUN
+        or TURN servers (URLs, or dicts with ``urls``, ``username``, ``credential``);
+        ``relay_only=True`` uses only TURN relays. The game pauses with a notice after
+        ``stall_notice_s`` seconds without the other players' inputs. A player whose page
+        drops is handled as ``.reconnection()`` says. The env must define ``get_state()`` and
+        ``set_state(state)`` (JSON-like snapshots of everything ``step`` depends on).
+        """
+        for name, value, high in (
+            ("input_delay", input_delay, 32),
+            ("max_prediction", max_prediction, 64),
+            ("checksum_interval", checksum_interval, 1_000_000),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
+                raise ValueError(f"multiplayer(): {name} must be an integer from 0 to {high}")
+        if transport not in P2P_TRANSPORTS:
+            raise ValueError(f"multiplayer(): transport must be one of {P2P_TRANSPORTS}")
+        if isinstance(ice_servers, str | Mapping):
+            ice_servers = [ice_servers]
+        if not isinstance(stall_notice_s, int | float) or stall_notice_s < 0:
+            raise ValueError("multiplayer(): stall_notice_s must be zero or more seconds")
+        self.multiplayer_options = {
+            "input_delay": input_delay,
+            "max_prediction": max_prediction,
+            "checksum_interval": checksum_interval,
+            "transport": transport,
+            "ice_servers": [_ice_server(s) for s in ice_servers],
+            "relay_only": bool(relay_only),
+            "stall_notice_s": float(stall_notice_s),
+        }
+        return self
+
+    @property
+    def peer_to_peer(self) -> bool:
+        """True when the game is played peer to peer (``.multiplayer()`` with several humans)."""
+        return self.multiplayer_options is not None and self.group_size > 1
+
+    def _multiplayer_problems(self) -> list[str]:
+        if self.multiplayer_options is None:
+            return []
+        name = f"GymScene {self.scene_id!r}"
+        problems = []
+        if self.group_size < 2:
+            problems.append(
+                f"{name} calls .multiplayer() but has {self.group_size} human player(s): "
+                "peer-to-peer play needs two or more PolicyTypes.Human agents"
+            )
+        if self.runtime_name != "browser":
+            problems.append(
+                f"{name}: .multiplayer() runs the env in every participant's page; use "
+                f".runtime(runtime='browser'), not {self.runtime_name!r}"
+            )
+        for agent, policy in self.policy_mapping.items():
+            if isinstance(policy, ModelConfig):
+                problems.append(
+                    f"{name}: agent {agent!r} has an ONNX policy, which peer-to-peer games do not "
+                    "run yet; use PolicyTypes.Random or a HeuristicPolicy"
+                )
+        if self.env_code is not None:
+            defined = _defined_functions(self.env_code)
+            for source in self.python_files.values():
+                defined |= _defined_functions(source)
+            missing = [m for m in ("get_state", "set_state") if m not in defined]
+            if missing:
+                problems.append(
+                    f"{name}: .multiplayer() needs the env of {self.env_filename} (or the modules "
+                    f"it imports) to define {' and '.join(f'{m}()' for m in missing)}: rollback "
+                    "saves and restores the env's state with get_state()/set_state(state)"
+                )
+        return problems
+
     @property
     def group_size(self) -> int:
         """How many participants play one game together (the human agents)."""
@@ -349,6 +480,7 @@ class GymScene(Scene):
         for agent, policy in self.policy_mapping.items():
             if not isinstance(policy, PolicyTypes | HeuristicPolicy | ModelConfig):
                 problems.append(f"{name}: agent {agent!r} has an unknown policy {policy!r}")
+        problems.extend(self._multiplayer_problems())
         return problems
 
     def served_files(self) -> dict[str, Path]:
@@ -377,6 +509,11 @@ class GymScene(Scene):
             problems.append(
                 f"GymScene {self.scene_id!r} runs in the {self.runtime_name!r} runtime, which no "
                 f"installed plugin provides{hint}"
+            )
+        if self.peer_to_peer and P2P_RUNTIME not in registries.runtimes:
+            problems.append(
+                f"GymScene {self.scene_id!r} is played peer to peer (.multiplayer()), which needs "
+                "the mug-p2p plugin: install it with pip install 'mug-core[p2p]'"
             )
         for agent, policy in self.policy_mapping.items():
             backend = getattr(policy, "backend", None)
@@ -426,7 +563,7 @@ class GymScene(Scene):
             )
 
         return {
-            "runtime": self.runtime_name,
+            "runtime": P2P_RUNTIME if self.peer_to_peer else self.runtime_name,
             "header": fill(self.scene_header),
             "body": fill(self.scene_body),
             "in_game_body": fill(self.in_game_scene_body),
@@ -463,6 +600,22 @@ class GymScene(Scene):
                 "timeout_s": self.waitroom_timeout_s,
                 "timed_out": state.get("timed_out"),
             },
+            "multiplayer": self._multiplayer_spec(),
+        }
+
+    def _multiplayer_spec(self) -> dict[str, Any] | None:
+        """What the ``p2p`` runtime of the page needs: the options and the reconnection rules."""
+        if not self.peer_to_peer or self.multiplayer_options is None:
+            return None
+        replacement = self.replacement_policy
+        return {
+            **self.multiplayer_options,
+            "rejoin_timeout_s": self.rejoin_timeout_s,
+            "after_timeout": self.after_timeout,
+            "end_message": self.end_message,
+            "replacement": self.policy_spec("replacement", replacement, 0)
+            if isinstance(replacement, PolicyTypes | HeuristicPolicy)
+            else {"type": "random", "seed": 0},
         }
 
     def handle_event(
