@@ -22,7 +22,7 @@ What the numbers mean, with the outbox design:
   record; moto's own CPU is not included. The data path is Python under one GIL, so
   1e6 / CPU-per-record is about the ceiling of records/s on one free core.
 
-    python bench/data_throughput.py --participants 32 --chunk 10 --seconds 10
+    python bench/data_throughput.py --participants 32 --chunk 30 --seconds 10
 
 Last line: ``csv_records_per_s=X csv_s3_records_per_s=Y p95_ack_ms=Z`` (Z from the CSV run);
 ``nan`` for S3 when boto3 or moto's server is missing.
@@ -224,7 +224,12 @@ def _s3_available() -> str | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--participants", type=int, default=32, help="pages committing at once")
-    parser.add_argument("--chunk", type=int, default=10, help="step records per commit")
+    parser.add_argument(
+        "--chunk",
+        type=int,
+        default=30,
+        help="step records per commit (a game page cuts a chunk each second: 30 at 30 fps)",
+    )
     parser.add_argument("--seconds", type=float, default=10.0, help="how long pages commit")
     args = parser.parse_args(argv)
 

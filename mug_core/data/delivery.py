@@ -50,19 +50,16 @@ class SinkDrainer:
         ).fetchone()[0]
         try:
             while True:
-                rows = db.execute(
-                    "SELECT seq, body FROM records WHERE seq > ? ORDER BY seq LIMIT ?",
-                    (self.cursor, BATCH),
-                ).fetchall()
-                if not rows:
+                records = self._recent_batch() or self._stored_batch(db)
+                if not records:
                     if not self.delivery.wait_for_records(self.cursor):
                         return
                     continue
-                if not self._deliver(rows):
+                if not self._deliver(records):
                     if self.delivery.stopping.wait(min(MAX_BACKOFF_S, 0.25 * 2**self.failures)):
                         return  # stopping while the sink is down: records stay in the outbox
                     continue
-                self.cursor = rows[-1][0]
+                self.cursor = records[-1].seq
                 with db:
                     db.execute(
                         "UPDATE sink_cursors SET seq = ? WHERE sink = ?", (self.cursor, self.name)
@@ -71,16 +68,37 @@ class SinkDrainer:
         finally:
             db.close()
 
-    def _deliver(self, rows: list[tuple[int, str]]) -> bool:
+    def _recent_batch(self) -> list[Record] | None:
+        """The next batch from the records this process committed, if it holds all of them
+        (the common case: no reading back or parsing)."""
+        store = self.delivery.store
+        count = min(BATCH, store.last_seq - self.cursor)
+        if count <= 0:
+            return None
+        with store.recent_lock:
+            batch = [
+                store.recent.get(seq) for seq in range(self.cursor + 1, self.cursor + count + 1)
+            ]
+        return None if None in batch else batch  # type: ignore[return-value]
+
+    def _stored_batch(self, db: sqlite3.Connection) -> list[Record]:
+        """The next batch read back from the outbox (after a restart, or a long outage)."""
+        rows = db.execute(
+            "SELECT seq, body FROM records WHERE seq > ? ORDER BY seq LIMIT ?",
+            (self.cursor, BATCH),
+        ).fetchall()
+        recent = self.delivery.store.recent
+        return [recent.get(seq) or Record.from_json(body, seq) for seq, body in rows]
+
+    def _deliver(self, records: list[Record]) -> bool:
         try:
-            recent = self.delivery.store.recent
-            self.sink.write([recent.get(seq) or Record.from_json(body, seq) for seq, body in rows])
+            self.sink.write(records)
         except Exception:
             self.failures += 1
             log.exception(
                 "data sink %r failed to write %d records (attempt %d); they stay queued",
                 self.name,
-                len(rows),
+                len(records),
                 self.failures,
             )
             return False

@@ -37,8 +37,9 @@ class ParticipantState:
     scene_state: dict[str, dict[str, Any]] = attrs.field(factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-serialisable form for the progress store."""
-        return attrs.asdict(self)
+        """JSON-serialisable form for the progress store (shallow: it shares the nested
+        dicts and lists, which are only read while it is serialised)."""
+        return attrs.asdict(self, recurse=False)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ParticipantState:

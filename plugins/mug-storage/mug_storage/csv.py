@@ -46,6 +46,7 @@ _ENCODING_ERRORS = "backslashreplace"
 
 _REWRITE_CHUNK_ROWS = 2048
 _MAX_CACHED_PATHS = 4096
+_SCHEMA_TEXT = str(SCHEMA_VERSION)
 
 
 # -- Encoding ---------------------------------------------------------------------------------
@@ -273,17 +274,27 @@ class CsvSink:
 
     @staticmethod
     def _row(record: Record) -> dict[str, str]:
-        leading = {
-            "schema_version": str(SCHEMA_VERSION),
+        row = {
+            "schema_version": _SCHEMA_TEXT,
             "participant_id": record.participant_id,
             "scene_key": str(record.scene_key),
         }
         if record.kind != "scene":
-            leading["episode"] = str(record.episode)
+            row["episode"] = str(record.episode)
         if record.seq is not None:
-            leading["seq"] = str(record.seq)
-        row = dict(leading)
-        for key, value in record.values.items():
+            row["seq"] = str(record.seq)
+        values = record.values
+        if clash := row.keys() & values.keys():
+            # A value may repeat a leading column, but only if it agrees with it.
+            for key in clash:
+                if encode_cell(values[key]) != row[key]:
+                    raise ValueError(
+                        f"{record.kind} record value {key}={encode_cell(values[key])!r} "
+                        f"contradicts the record's own {key} {row[key]!r}"
+                    )
+            values = {k: v for k, v in values.items() if k not in clash}
+        encode = _C_ENCODE
+        for key, value in values.items():
             if not isinstance(key, str) or not key:
                 raise ValueError(
                     f"{record.kind} record column names must be non-empty strings, got {key!r}"
@@ -291,24 +302,15 @@ class CsvSink:
             # encode_cell, with the common cases inline: this runs for every cell of a study.
             kind = type(value)
             if kind is float:
-                cell = float.__repr__(value)
+                row[key] = float.__repr__(value)
             elif kind is str:
-                cell = value
+                row[key] = value
             elif kind is int:
-                cell = int.__repr__(value)
-            elif (kind is dict or kind is list) and _C_ENCODE is not None:
-                cell = "".join(_C_ENCODE(value, 0))
+                row[key] = int.__repr__(value)
+            elif (kind is dict or kind is list) and encode is not None:
+                row[key] = "".join(encode(value, 0))
             else:
-                cell = encode_cell(value)
-            if key in leading:
-                # A value may repeat a leading column, but only if it agrees with it.
-                if cell != leading[key]:
-                    raise ValueError(
-                        f"{record.kind} record value {key}={cell!r} contradicts the record's "
-                        f"own {key} {leading[key]!r}"
-                    )
-                continue
-            row[key] = cell
+                row[key] = encode_cell(value)
         return row
 
     @staticmethod
