@@ -217,3 +217,40 @@ def test_images_the_env_registers_are_served_from_the_assets_folder(tmp_path: Pa
         for path in ("/study-files/game/missing.png", "/study-files/game/../ball.png"):
             with pytest.raises(urllib.error.HTTPError):
                 urllib.request.urlopen(server.url(path))
+
+
+def test_a_flood_of_repeated_and_malformed_chunks_records_each_step_once(
+    tmp_path: Path,
+) -> None:
+    malformed: list[Any] = [
+        None,
+        "steps",
+        {"episode": 0},
+        {"episode": 0, "seq": -1, "steps": []},
+        {"episode": 0, "seq": True, "steps": []},
+        {"episode": 99, "seq": 0, "steps": []},
+        {"episode": 0, "seq": 10_000, "steps": "x"},
+        {"episode": 0, "seq": 10_000, "steps": [{"step": 0}]},
+        {"episode": 0, "seq": 10_000, "steps": [], "events": [{"type": "boom", "t": 1}]},
+    ]
+
+    async def run(server: StudyServer) -> None:
+        async with Page(server) as page:
+            for seq in range(20):
+                chunk = {"episode": 0, "seq": seq, "steps": [_step(2 * seq), _step(2 * seq + 1)]}
+                # Every chunk five times at once, with malformed ones in between.
+                answers = await asyncio.gather(
+                    *(page.event("steps", chunk) for _ in range(5)),
+                    *(page.event("steps", bad) for bad in malformed),
+                )
+                assert all(a["ok"] and a["acked"] == seq for a in answers[:5])
+                assert sum(not a.get("duplicate", False) for a in answers[:5]) == 1
+                assert not any(a["ok"] for a in answers[5:])
+
+    config = _config(tmp_path, _game())
+    with StudyServer(config) as server:
+        asyncio.run(run(server))
+        server.flush()
+    records = read_records(config.study_dir / "records.jsonl")
+    steps = [r["values"]["step"] for r in records if r["kind"] == "step"]
+    assert steps == list(range(40))
