@@ -1,0 +1,235 @@
+"""The Overcooked example: CoGrid's kitchen drawn with a Surface, the scripted chef, and the
+two-human study played over real sockets on a real server."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import runpy
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("cogrid")
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+from overcooked_chef import ScriptedChef  # noqa: E402
+from overcooked_mug_env import INTERACT, NOOP, RIGHT, OvercookedMUG  # noqa: E402
+
+from mug_core.rendering.packets import apply_packet  # noqa: E402
+
+OBS_SIZE = 892
+"""Length of CoGrid's Cramped Room feature observation per agent."""
+
+
+def test_the_env_file_defines_the_env_and_its_scripted_chef() -> None:
+    namespace = runpy.run_path(str(HERE / "env_file.py"))
+    env, chef = namespace["env"], namespace["chef"]
+    assert isinstance(env, OvercookedMUG) and isinstance(chef, ScriptedChef)
+    assert chef.env is env
+    observations, _ = env.reset(seed=0)
+    assert sorted(observations) == [0, 1]
+    assert observations[0].shape == (OBS_SIZE,)
+
+
+def _ids(packet: dict[str, Any]) -> set[str]:
+    return {o["id"] for o in packet["objects"]}
+
+
+def test_render_gives_each_player_a_valid_packet_of_the_whole_kitchen() -> None:
+    env = OvercookedMUG()
+    env.reset(seed=0)
+    first = env.render(0)
+    json.dumps(first)  # plain JSON, no numpy values
+    scene = apply_packet(None, first)
+    assert first["clear"] and (first["width"], first["height"]) == (480, 440)
+    ids = _ids(first)
+    # counters, the pot, the crates, plates and the serving window, the chefs, the HUD
+    assert {"tile0-2", "pot0-2", "crate1-0", "plates3-1-0", "serve3-3", "chef0", "chef1"} <= ids
+    assert {"chef0:facing", "chef0:hat", "served", "clock", "potlabel0-2"} <= ids
+    assert "chef0:tag" in ids and "chef1:tag" not in ids  # "You" marks the viewer's chef
+    assert "chef1:tag" in _ids(env.render(1))
+    assert any(o.get("text") == "0/3" for o in first["objects"])
+    assert any(o.get("text") == "Soups served: 0" for o in first["objects"])
+
+    unchanged = env.render(0)
+    assert unchanged["objects"] == [] and unchanged["removed"] == []
+    scene = apply_packet(scene, unchanged)
+
+    before = env.kitchen().chefs[0]
+    env.step({0: RIGHT, 1: NOOP})
+    moved = env.render(0)
+    scene = apply_packet(scene, moved)
+    after = env.kitchen().chefs[0]
+    assert (after.col, after.facing) != (before.col, before.facing)
+    # chef 0 turned to face the counter on its right: only what changed is sent
+    assert "chef0:facing" in _ids(moved) and "tile0-2" not in _ids(moved)
+    assert "chef0" in scene["objects"] and "tile0-2" in scene["objects"]
+
+
+def test_a_new_episode_redraws_the_kitchen_from_scratch() -> None:
+    env = OvercookedMUG()
+    env.reset(seed=0)
+    env.render(0)
+    env.reset(seed=1)
+    packet = env.render(0)
+    assert packet["clear"] and "tile0-2" in _ids(packet)
+
+
+def test_two_scripted_chefs_cook_and_serve_soup() -> None:
+    env = OvercookedMUG(max_steps=200)
+    chef = ScriptedChef(env)
+    observations, _ = env.reset(seed=0)
+    deliveries = 0
+    labels: set[str] = set()
+    for _ in range(200):
+        actions = {agent: chef.act(observations[agent], agent) for agent in (0, 1)}
+        observations, rewards, terminated, truncated, _ = env.step(actions)
+        deliveries += rewards[0] >= 20  # CoGrid's delivery reward
+        labels |= {o.get("text") for o in env.render(None)["objects"]}
+        if any(terminated.values()) or any(truncated.values()):
+            break
+    assert deliveries >= 1 and env.soups_served == deliveries
+    assert {"cooking", "ready!", "Soups served: 1"} <= labels
+
+
+def test_the_scripted_partner_cooks_while_the_human_waits() -> None:
+    env = OvercookedMUG(max_steps=150)
+    chef = ScriptedChef(env)
+    observations, _ = env.reset(seed=1)
+    rewards_seen = []
+    for _ in range(150):
+        observations, rewards, _, _, _ = env.step({0: NOOP, 1: chef(observations[1], 1)})
+        rewards_seen.append(rewards[1])
+    assert rewards_seen.count(3.0) >= 3  # three onions went into the pot
+    assert env.soups_served >= 1
+
+
+def test_the_scripted_chef_interacts_with_what_it_faces() -> None:
+    env = OvercookedMUG()
+    chef = ScriptedChef(env)
+    env.reset(seed=0)  # chef 1 stands next to an onion crate at (1, 4)
+    actions = []
+    for _ in range(3):
+        action = chef.act(None, 1)
+        actions.append(action)
+        env.step({0: NOOP, 1: action})
+    assert INTERACT in actions and env.kitchen().chefs[1].holding == "onion"
+
+
+# -- the two-human study on a real server ---------------------------------------------------
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def test_two_players_play_the_server_game_and_every_step_is_recorded(tmp_path: Path) -> None:
+    pytest.importorskip("mug_server_runtime")
+    pytest.importorskip("mug_storage")
+    socketio = pytest.importorskip("socketio")
+    from mug_server_runtime.encoding import decode_stream
+    from overcooked_study import build_study
+
+    from mug_core.testing import StudyServer
+
+    steps = 40
+    config = build_study(
+        "human",
+        experiment_id="overcooked_pair",
+        data_dir=tmp_path,
+        num_episodes=1,
+        max_steps=steps,
+        countdown_s=0,
+    )
+    config.data(data_dir=tmp_path, sinks=["csv"])
+
+    class Player:
+        def __init__(self, pid: str) -> None:
+            self.pid = pid
+            self.sio = socketio.AsyncClient(reconnection=False)
+            self.chunks: dict[int, list[bytes]] = {}
+            self.over: list[Any] = []
+            self.sio.on("game_frame", self._frame)
+            self.sio.on("game_over", self.over.append)
+
+        def _frame(self, message: dict[str, Any]) -> None:
+            self.chunks.setdefault(message["stream"], []).append(message["data"])
+
+        def frames(self) -> list[dict[str, Any]]:
+            return [f for chunks in self.chunks.values() for f in decode_stream(chunks)]
+
+    async def play(server: StudyServer) -> tuple[Player, Player]:
+        players = (Player("chef_a"), Player("chef_b"))
+        for player in players:
+            await player.sio.connect(server.url(), transports=["websocket"])
+            await player.sio.call("join", {"participant_id": player.pid, "tab_id": "t"})
+            moved = await player.sio.call("advance", {"scene_key": "instructions", "response": {}})
+            assert moved["ok"] and moved["scene"]["scene_key"] == "overcooked"
+            await player.sio.call(
+                "scene_event", {"scene_key": "overcooked", "name": "wait", "payload": {}}
+            )
+        agents = {}
+        for _ in range(100):
+            joined = [await p.sio.call("game_join", {"scene_key": "overcooked"}) for p in players]
+            if all(j["ok"] for j in joined):
+                agents = {p.pid: j["agent"] for p, j in zip(players, joined, strict=True)}
+                break
+            await asyncio.sleep(0.1)
+        assert sorted(agents.values()) == [0, 1]
+        await asyncio.sleep(0.5)
+        for player in players:  # one step to the right, then pick up / put down
+            for key in ("ArrowRight", " "):
+                await player.sio.emit("game_input", {"key": key, "down": True, "t": 1.0})
+                await player.sio.emit("game_input", {"key": key, "down": False, "t": 2.0})
+                await asyncio.sleep(0.3)
+        for _ in range(200):
+            if all(p.over for p in players):
+                break
+            await asyncio.sleep(0.05)
+        for player in players:
+            assert player.over and player.over[0]["message"] is None
+            done = await player.sio.call("advance", {"scene_key": "overcooked", "response": {}})
+            assert done["ok"] and done["scene"]["scene_key"] == "end"
+            await player.sio.disconnect()
+        return players
+
+    with StudyServer(config) as server:
+        players = asyncio.run(play(server))
+        server.flush()
+
+    for player in players:
+        frames = player.frames()
+        assert frames[0]["packet"]["clear"] and [f["step"] for f in frames] == list(range(steps))
+        texts = {o.get("text") for f in frames for o in f["packet"]["objects"]}
+        assert "You" in texts and "Soups served: 0" in texts
+
+    folder = config.study_dir / "overcooked"
+    rows_a = _rows(folder / "chef_a_ep0.csv")
+    rows_b = _rows(folder / "chef_b_ep0.csv")
+    assert [int(r["step"]) for r in rows_a] == list(range(steps))
+    assert [r["actions"] for r in rows_a] == [r["actions"] for r in rows_b]
+    actions = [json.loads(r["actions"]) for r in rows_a]
+    for agent in ("0", "1"):
+        taken = [a[agent] for a in actions]
+        assert taken.count(RIGHT) == 1 and taken.count(INTERACT) == 1  # one action per press
+        assert taken.index(RIGHT) < taken.index(INTERACT)
+    observations = json.loads(rows_a[0]["observations"])
+    assert sorted(observations) == ["0", "1"] and len(observations["0"]) == OBS_SIZE
+    assert all(isinstance(v, float) for v in observations["1"])
+    assert json.loads(rows_a[0]["rewards"]) == {"0": 0.0, "1": 0.0}
+    events = _rows(folder / "chef_a_ep0_events.csv")
+    assert [(e["type"], e["key"]) for e in events] == [
+        ("keydown", "ArrowRight"),
+        ("keyup", "ArrowRight"),
+        ("keydown", " "),
+        ("keyup", " "),
+    ]
+    assert all(e["input_latency_ms"] for e in events)
