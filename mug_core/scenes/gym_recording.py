@@ -7,6 +7,7 @@ acknowledgement is acknowledged again but recorded once.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EVENT_TYPES = ("keydown", "keyup", "focus", "blur", "visible", "hidden")
+P2P_EVENT_TYPES = ("p2p_metrics", "p2p_connection", "p2p_desync", "p2p_stall", "p2p_disconnect")
+"""Peer-to-peer games' own events; their details are a JSON object in the ``data`` column."""
+MAX_EVENT_DATA_BYTES = 16_384
 STEP_FIELDS = ("step", "t", "actions", "rewards", "terminated", "truncated", "infos")
 MAX_ERRORS_KEPT = 20
 
@@ -44,17 +48,23 @@ def _step_values(step: Any, observations: bool) -> dict[str, Any] | None:
 
 
 def _event_values(event: Any) -> dict[str, Any] | None:
-    if not isinstance(event, Mapping) or event.get("type") not in EVENT_TYPES:
+    if not isinstance(event, Mapping) or event.get("type") not in EVENT_TYPES + P2P_EVENT_TYPES:
         return None
     if not isinstance(event.get("t"), int | float):
         return None
     key = event.get("key")
-    return {
+    values = {
         "t": event["t"],
         "type": event["type"],
         "key": key if isinstance(key, str) and len(key) <= 32 else None,
         "agent": str(event["agent"])[:64] if event.get("agent") is not None else None,
     }
+    if event["type"] in P2P_EVENT_TYPES:
+        data = event.get("data")
+        if not isinstance(data, Mapping) or len(json.dumps(data)) > MAX_EVENT_DATA_BYTES:
+            return None
+        values["data"] = dict(data)
+    return values
 
 
 def _number_attempts(

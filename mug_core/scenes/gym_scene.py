@@ -613,6 +613,9 @@ class GymScene(Scene):
             "rejoin_timeout_s": self.rejoin_timeout_s,
             "after_timeout": self.after_timeout,
             "end_message": self.end_message,
+            # Every page of a group plays the same episodes: with no seed set, the pages take
+            # one from the group's game id (each participant's own seed differs).
+            "seed": self.seed,
             "replacement": self.policy_spec("replacement", replacement, 0)
             if isinstance(replacement, PolicyTypes | HeuristicPolicy)
             else {"type": "random", "seed": 0},

@@ -82,6 +82,24 @@ function request(message) {
 }
 
 /**
+ * The page's worker, for runtimes built on it (mug-p2p): `request(message)` answers through
+ * the worker's `reply`, `post(message)` just sends, and `listen(fn)` receives every other
+ * message (`progress`, `failed`, an extension's own) until the returned function is called.
+ * Call {@link preload} first.
+ */
+export const worker = {
+  request: (message) => request(message),
+  post: (message) => shared.worker.postMessage(message),
+  listen(fn) {
+    shared.listener = fn;
+    fn({ type: "progress", ...shared.progress });
+    return () => {
+      if (shared.listener === fn) shared.listener = null;
+    };
+  },
+};
+
+/**
  * Start the worker and load Pyodide, the env-side mug_core package and runner.py. Idempotent;
  * resolves when Python is ready, rejects (once, for every caller) if loading failed.
  * @param {object} [spec] a scene spec (only its `pyodide_url` is used)

@@ -15,6 +15,9 @@
  *   {type: "input", agent, action, mode}               mode "held": the action while keys are
  *                                                      held (null: none); "press": act once
  *   {type: "stop"}                                     stop stepping and drop the Runner
+ *   {type: "extend", id, url}                          import the module at `url` once and
+ *                                                      call its `extendWorker(api)`: it may
+ *                                                      handle more message types (mug-p2p)
  * Messages to the page:
  *   {type: "progress", label, fraction}
  *   {type: "ready"}                                    after init
@@ -49,6 +52,10 @@ const taps = new Map();
 const presses = new Map();
 /** agent key -> {act(observation), reset?(episode)} for policies computed in JavaScript */
 let jsPolicies = new Map();
+/** message type -> handler, added by extension modules (`{type: "extend"}`) */
+const extensionHandlers = new Map();
+/** module URL -> Promise of its extendWorker() */
+const extensions = new Map();
 
 const post = (message) => self.postMessage(message);
 const progress = (label, fraction) => post({ type: "progress", label, fraction });
@@ -337,6 +344,27 @@ function input({ agent, action, mode }) {
   }
 }
 
+/**
+ * Load an extension module into this worker: it gets `{pyodide, runner, post, answer, describe,
+ * handle(type, handler)}` (`runner()` returns the current scene's Runner proxy, or null).
+ * @param {string} url
+ */
+function extend(url) {
+  const href = new URL(url, self.location.origin).href;
+  if (!extensions.has(href)) {
+    const api = {
+      pyodide: () => pyodide,
+      runner: () => runner,
+      post,
+      answer,
+      describe,
+      handle: (type, handler) => extensionHandlers.set(type, handler),
+    };
+    extensions.set(href, import(href).then((module) => module.extendWorker(api)));
+  }
+  return extensions.get(href);
+}
+
 /** Run `work` and answer request `id` with its result or its error. */
 async function answer(id, work) {
   try {
@@ -371,7 +399,14 @@ self.onmessage = async (event) => {
     case "stop":
       drop();
       break;
+    case "extend":
+      answer(message.id, async () => {
+        await initializing;
+        await extend(message.url);
+      });
+      break;
     default:
-      console.warn("mug-pyodide worker: unknown message", message);
+      if (extensionHandlers.has(message.type)) extensionHandlers.get(message.type)(message);
+      else console.warn("mug-pyodide worker: unknown message", message);
   }
 };

@@ -1,0 +1,247 @@
+"""Peer-to-peer Slime Volleyball end to end: two participants' pages, each running the env in its
+own Pyodide, connected peer to peer, with Playwright key presses.
+
+Each page loads Pyodide (about 3 s of CPU on this machine), so every test starts two pages.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import io
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mug_core.plugins import hookimpl, installed_entry_points
+from mug_core.server.assets import find_vendor_file
+from mug_core.testing import StudyServer
+
+pytestmark = pytest.mark.browser
+
+pyodide_plugin = pytest.importorskip("mug_pyodide.plugin", reason="needs mug-pyodide")
+p2p_runtime = pytest.importorskip("mug_p2p.runtime", reason="needs mug-p2p")
+if pyodide_plugin.pyodide_url() is None and find_vendor_file("pyodide/pyodide.asm.wasm") is None:
+    pytest.skip(
+        "Pyodide is not installed locally: run `mug assets install`", allow_module_level=True
+    )
+
+SLIME_DIR = Path(__file__).resolve().parents[2] / "examples" / "slime_volleyball"
+STEPS = 180
+LEFT_PID, RIGHT_PID = "lefty", "righty"
+PER_PEER_COLUMNS = ("participant_id", "seq")
+"""Columns of a step file that name the participant who stored it (the rest is the game)."""
+
+# A stand-in for p2p_transport.js with the same contract, for pages of one browser context:
+# a BroadcastChannel carries the messages (used until the real transport is installed).
+STAND_IN_TRANSPORT = """
+globalThis.mugP2PTransport = {
+  async openTransport({ gameId, selfId, peerIds, timeoutMs = 15000 }) {
+    const channel = new BroadcastChannel("mug-p2p-test-" + gameId);
+    const heard = new Set();
+    const onMessage = [];
+    const onPeer = [];
+    channel.onmessage = ({ data }) => {
+      if (data.from === selfId || (data.to && data.to !== selfId)) return;
+      if (data.kind === "hello") {
+        if (!heard.has(data.from)) {
+          heard.add(data.from);
+          onPeer.forEach((fn) => fn(data.from, { state: "open", via: "relay" }));
+        }
+        if (!data.reply) channel.postMessage({ kind: "hello", reply: true, from: selfId });
+      } else if (data.kind === "bye") {
+        onPeer.forEach((fn) => fn(data.from, { state: "left", via: "relay" }));
+      } else onMessage.forEach((fn) => fn(data.from, data.text));
+    };
+    addEventListener("pagehide", () => channel.postMessage({ kind: "bye", from: selfId }));
+    const began = Date.now();
+    while (!peerIds.every((p) => heard.has(p))) {
+      if (Date.now() - began > timeoutMs) throw new Error("stand-in transport: no peer");
+      channel.postMessage({ kind: "hello", from: selfId });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return {
+      send: (text) => channel.postMessage({ kind: "data", from: selfId, text }),
+      sendTo: (to, text) => channel.postMessage({ kind: "data", from: selfId, to, text }),
+      onMessage: (fn) => onMessage.push(fn),
+      onPeer: (fn) => onPeer.push(fn),
+      via: () => "relay",
+      rttMs: () => null,
+      close: () => channel.close(),
+    };
+  },
+};
+"""
+
+
+class _RuntimeOnly:
+    """Registers the p2p runtime and its client bundles (for a mug-p2p without plugin.py)."""
+
+    @staticmethod
+    @hookimpl
+    def mug_register_runtimes(register: Any) -> None:
+        p2p_runtime.mug_register_runtimes(register)
+
+    @staticmethod
+    @hookimpl
+    def mug_register_client_assets(register: Any) -> None:
+        for name, bundle in p2p_runtime.client_bundles().items():
+            register(name, bundle)
+
+
+def _has_transport() -> bool:
+    return (p2p_runtime.STATIC_DIR / "p2p_transport.js").is_file()
+
+
+def _load_study() -> Any:
+    spec = importlib.util.spec_from_file_location("slime_p2p_study", SLIME_DIR / "p2p_study.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _config(tmp_path: Path, **options: Any) -> Any:
+    config = _load_study().build_study(
+        data_dir=tmp_path,
+        experiment_id="p2p_duel",
+        max_steps=STEPS,
+        countdown_s=1,
+        **options,
+    )
+    if "p2p" not in {ep.name for ep in installed_entry_points()}:
+        return config.plugins(allow=["storage", "pyodide"], extra={"p2p_runtime": _RuntimeOnly})
+    return config.plugins(allow=["storage", "pyodide", "p2p"])
+
+
+@pytest.fixture
+def pages(browser: Any) -> Iterator[tuple[Any, Any]]:
+    """Two participants' pages: one browser context each with the real transport, else two
+    pages of one context sharing the stand-in."""
+    if _has_transport():
+        contexts = [browser.new_context(), browser.new_context()]
+        made = [ctx.new_page() for ctx in contexts]
+    else:
+        contexts = [browser.new_context()]
+        contexts[0].add_init_script(STAND_IN_TRANSPORT)
+        made = [contexts[0].new_page(), contexts[0].new_page()]
+    for ctx in contexts:
+        ctx.set_default_timeout(30_000)
+    yield made[0], made[1]
+    for ctx in contexts:
+        ctx.close()
+
+
+def _join(page: Any, server: StudyServer, pid: str) -> None:
+    page.goto(server.url(f"/{pid}"))
+    page.click("#mug-continue")
+    page.wait_for_selector("#mug-game")
+
+
+def _wait_playing(page: Any) -> None:
+    page.wait_for_function(
+        "Number(document.querySelector('#mug-game')?.dataset.step ?? -1) >= 0", timeout=60_000
+    )
+
+
+def _hold(page: Any, key: str, seconds: float) -> None:
+    page.keyboard.down(key)
+    time.sleep(seconds)
+    page.keyboard.up(key)
+
+
+def _game_columns(path: Path) -> tuple[list[str], bytes]:
+    """The step file without its per-participant columns, re-encoded the sink's way."""
+    with path.open(newline="", encoding="utf-8") as file:
+        rows = list(csv.reader(file))
+    keep = [i for i, name in enumerate(rows[0]) if name not in PER_PEER_COLUMNS]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    for row in rows:
+        writer.writerow([row[i] for i in keep])
+    return rows[0], out.getvalue().encode()
+
+
+def _events(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as file:
+        return list(csv.DictReader(file))
+
+
+def _start_pair(server: StudyServer, left: Any, right: Any) -> None:
+    _join(left, server, LEFT_PID)
+    left.wait_for_selector("#mug-waiting")
+    _join(right, server, RIGHT_PID)
+    for page in (left, right):
+        _wait_playing(page)
+
+
+def test_two_pages_play_p2p_and_store_identical_episodes(
+    tmp_path: Path, pages: tuple[Any, Any]
+) -> None:
+    left, right = pages
+    config = _config(tmp_path)
+    with StudyServer(config) as server:
+        _start_pair(server, left, right)
+        left.keyboard.down("ArrowRight")
+        right.keyboard.down("ArrowLeft")
+        time.sleep(1.0)
+        left.keyboard.up("ArrowRight")
+        right.keyboard.up("ArrowLeft")
+        _hold(right, "ArrowUp", 0.4)
+        for page in (left, right):
+            page.wait_for_selector("#mug-completion-code", timeout=60_000)
+        server.flush()
+    folder = config.study_dir / "slime_duel"
+    header, left_bytes = _game_columns(folder / f"{LEFT_PID}_ep0.csv")
+    _, right_bytes = _game_columns(folder / f"{RIGHT_PID}_ep0.csv")
+    assert "participant_id" in header
+    assert left_bytes == right_bytes
+    rows = list(csv.DictReader(io.StringIO(left_bytes.decode())))
+    assert [int(r["step"]) for r in rows] == list(range(STEPS))
+    actions = [json.loads(r["actions"]) for r in rows]
+    assert any(a["agent_left"] == 2 for a in actions), "the left page's ArrowRight is recorded"
+    assert any(a["agent_right"] == 1 for a in actions), "the right page's ArrowLeft is recorded"
+    assert any(a["agent_right"] == 3 for a in actions), "the right page's jump is recorded"
+    assert float(rows[30]["t"]) == pytest.approx(1000.0)  # game time, the same on both pages
+    for pid in (LEFT_PID, RIGHT_PID):
+        events = _events(folder / f"{pid}_ep0_events.csv")
+        metrics = [json.loads(e["data"]) for e in events if e["type"] == "p2p_metrics"]
+        assert metrics and metrics[-1]["final"] is True
+        assert metrics[-1]["desyncs"] == 0 and metrics[-1]["checksums_compared"] > 0
+        assert metrics[-1]["input_delay"] == 2
+        connections = [json.loads(e["data"]) for e in events if e["type"] == "p2p_connection"]
+        assert connections and connections[0]["via"] in ("webrtc", "relay")
+
+
+@pytest.mark.parametrize("outcome", ["end", "ai"])
+def test_a_peer_closing_its_tab_ends_the_game_or_hands_over_to_ai(
+    tmp_path: Path, pages: tuple[Any, Any], outcome: str
+) -> None:
+    left, right = pages
+    config = _config(tmp_path, after_timeout=outcome, rejoin_timeout_s=2.0)
+    with StudyServer(config) as server:
+        _start_pair(server, left, right)
+        time.sleep(1.0)
+        right.close()
+        if outcome == "end":
+            error = left.wait_for_selector("#mug-game-error:not([hidden])", timeout=20_000)
+            assert "Your partner left, so this game has ended." in error.inner_text()
+            left.click("#mug-game-continue")
+        left.wait_for_selector("#mug-completion-code", timeout=60_000)
+        server.flush()
+    folder = config.study_dir / "slime_duel"
+    events = _events(folder / f"{LEFT_PID}_ep0_events.csv")
+    gone = [json.loads(e["data"]) for e in events if e["type"] == "p2p_disconnect"]
+    assert any(g["state"] == "gone" and g["outcome"] == outcome for g in gone), gone
+    rows = list(csv.DictReader((folder / f"{LEFT_PID}_ep0.csv").open(newline="")))
+    if outcome == "ai":
+        # The episode was played to its end, the departed player's agent acting at random.
+        assert [int(r["step"]) for r in rows] == list(range(STEPS))
+        late = {json.loads(r["actions"])["agent_right"] for r in rows[-60:]}
+        assert len(late) > 2
+    else:
+        assert len(rows) < STEPS
