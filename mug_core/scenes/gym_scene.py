@@ -142,7 +142,9 @@ class GymScene(Scene):
     timeout_redirect_url: str | None = None
     timeout_scene_id: str | None = None
     timeout_message: str = "Sorry, no other participant arrived in time."
+    timeout_completion_code: str | bool | None = None
     matchmaker: str = "fifo"
+    matchmaker_options: dict[str, Any] = attrs.field(factory=dict)
     assets_dir: Path | None = None
     _env_folder: Path | None = attrs.field(default=None, repr=False)
     rejoin_timeout_s: float = 20.0
@@ -300,22 +302,59 @@ class GymScene(Scene):
         timeout_redirect_url: str | None = None,
         timeout_scene_id: str | None = None,
         timeout_message: str | None = None,
+        timeout_completion_code: str | bool | None = None,
         matchmaker: str = "fifo",
+        **matchmaker_options: Any,
     ) -> Self:
-        """How players are grouped when the game has several humans: a ``matchmaker`` forms
-        groups of waiting participants; after ``timeout`` seconds alone a participant is sent
-        to ``timeout_redirect_url`` or to the scene ``timeout_scene_id``, or shown
-        ``timeout_message``."""
-        if not isinstance(timeout, int | float) or timeout <= 0:
+        """How players are grouped when the game has several humans.
+
+        A ``matchmaker`` forms groups of waiting participants: ``"fifo"`` (arrival order),
+        ``"latency"`` (only participants whose estimated peer round trip is under
+        ``max_rtt_ms``) or ``"regroup"`` (the partners of the earlier scene ``regroup_from``),
+        or one a plugin registers. Any other keyword argument is an option of the matchmaker::
+
+            .waitroom(timeout=90, matchmaker="latency", max_rtt_ms=120)
+            .waitroom(matchmaker="regroup", regroup_from="game1", fallback="timeout")
+
+        After ``timeout`` seconds without a group a participant is moved to the scene
+        ``timeout_scene_id``, or shown ``timeout_message`` and, with
+        ``timeout_completion_code``, a completion code (a fixed text, or ``True`` for a random
+        code per participant; it is recorded as the participant's completion code), and then
+        sent to ``timeout_redirect_url`` if given. ``{participant_id}`` and
+        ``{completion_code}`` in the URL are filled in.
+        """
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
             raise ValueError("waitroom(): timeout must be a positive number of seconds")
-        if timeout_redirect_url is not None and timeout_scene_id is not None:
-            raise ValueError("waitroom(): give timeout_redirect_url or timeout_scene_id, not both")
+        if timeout_scene_id is not None and (
+            timeout_redirect_url is not None or timeout_completion_code not in (None, False)
+        ):
+            raise ValueError(
+                "waitroom(): timeout_scene_id moves the participant to that scene; give it "
+                "alone, or give timeout_redirect_url / timeout_completion_code instead"
+            )
+        if not (
+            timeout_completion_code in (None, True, False)
+            or (isinstance(timeout_completion_code, str) and timeout_completion_code.strip())
+        ):
+            raise ValueError(
+                "waitroom(): timeout_completion_code must be a non-empty code, or True for a "
+                "random code per participant"
+            )
+        if timeout_redirect_url is not None and not (
+            isinstance(timeout_redirect_url, str)
+            and timeout_redirect_url.startswith(("https://", "http://"))
+        ):
+            raise ValueError("waitroom(): timeout_redirect_url must be an http(s):// URL")
+        if not isinstance(matchmaker, str) or not matchmaker:
+            raise ValueError("waitroom(): matchmaker must be the name of a registered matchmaker")
         self.waitroom_timeout_s = float(timeout)
         self.timeout_redirect_url = timeout_redirect_url
         self.timeout_scene_id = timeout_scene_id
         if timeout_message is not None:
             self.timeout_message = timeout_message
+        self.timeout_completion_code = timeout_completion_code or None
         self.matchmaker = matchmaker
+        self.matchmaker_options = dict(matchmaker_options)
         return self
 
     def reconnection(
@@ -495,14 +534,28 @@ class GymScene(Scene):
                 files[_served_name(Path(path))] = Path(path)
         return files
 
+    def _matchmaker_problems(self, registries: Any) -> list[str]:
+        """The waitroom's matchmaker must exist and accept its options (tried by building one)."""
+        if self.group_size < 2:
+            return []
+        name = f"GymScene {self.scene_id!r}"
+        if self.matchmaker not in registries.matchmakers:
+            known = ", ".join(registries.matchmakers.names())
+            return [f"{name}: no matchmaker called {self.matchmaker!r} (available: {known})"]
+        try:
+            factory = registries.matchmakers.get(self.matchmaker)
+            factory(self.group_size, **self.matchmaker_options)
+        except (TypeError, ValueError) as exc:
+            given = ", ".join(sorted(self.matchmaker_options)) or "none"
+            return [
+                f"{name}: the {self.matchmaker!r} matchmaker refuses the options of "
+                f".waitroom() (given: {given}): {exc}"
+            ]
+        return []
+
     def plugin_problems(self, registries: Any) -> list[str]:
         problems = []
-        if self.group_size > 1 and self.matchmaker not in registries.matchmakers:
-            known = ", ".join(registries.matchmakers.names())
-            problems.append(
-                f"GymScene {self.scene_id!r}: no matchmaker called {self.matchmaker!r} "
-                f"(available: {known})"
-            )
+        problems.extend(self._matchmaker_problems(registries))
         if self.runtime_name not in registries.runtimes:
             extra = RUNTIME_EXTRAS.get(self.runtime_name)
             hint = f": install it with pip install 'mug-core[{extra}]'" if extra else ""

@@ -11,15 +11,18 @@ import socketio
 from mug_core import EndScene, ExperimentConfig, PolicyTypes, Stager, StaticScene
 from mug_core.scenes.gym_scene import GymScene
 from mug_core.testing import StudyServer
-from tests.server.test_game_recording import _runtime_plugin
+from tests.server.test_game_recording import _runtime_plugin, _step
 from tests.support import jsonl_sink
+from tests.support.jsonl_sink import read_records
 
 
-def _config(tmp_path: Path, **waitroom: Any) -> ExperimentConfig:
+def _config(
+    tmp_path: Path, agents: dict[str, PolicyTypes] | None = None, **waitroom: Any
+) -> ExperimentConfig:
     game = (
         GymScene()
         .scene("duel")
-        .policies(policy_mapping={"left": PolicyTypes.Human, "right": PolicyTypes.Human})
+        .policies(policy_mapping=agents or {"left": PolicyTypes.Human, "right": PolicyTypes.Human})
         .runtime(environment_initialization_code="env = None\n")
         .gameplay(action_mapping={"ArrowLeft": 1})
         .waitroom(**waitroom)
@@ -35,6 +38,9 @@ def _config(tmp_path: Path, **waitroom: Any) -> ExperimentConfig:
 
 
 class Player:
+    """A participant's page, played with a python-socketio client: what the server pushes to
+    it (``group``, ``waiting``, ``waitroom_timeout``, ``scene``) is kept in ``pushed``."""
+
     def __init__(self, server: StudyServer, pid: str) -> None:
         self.server, self.pid = server, pid
         self.sio = socketio.AsyncClient(reconnection=False)
@@ -47,9 +53,27 @@ class Player:
         joined = await self.sio.call("join", {"participant_id": self.pid, "tab_id": "t"})
         return joined["scene"]
 
-    async def wait(self) -> dict[str, Any]:
-        data = {"scene_key": "duel", "name": "wait", "payload": {}}
-        return await self.sio.call("scene_event", data)
+    async def event(self, name: str, payload: Any, scene_key: str = "duel") -> dict[str, Any]:
+        data = {"scene_key": scene_key, "name": name, "payload": payload}
+        return await self.sio.call("scene_event", data, timeout=10)
+
+    async def wait(self, scene_key: str = "duel") -> dict[str, Any]:
+        return await self.event("wait", {}, scene_key)
+
+    async def report_rtt(self, rtt_ms: Any, scene_key: str = "duel") -> dict[str, Any]:
+        """Report a round trip to the server, as the page does after its pings."""
+        data = {"scene_key": scene_key, "rtt_ms": rtt_ms}
+        return await self.sio.call("waitroom_rtt", data, timeout=10)
+
+    async def play_one_episode(self, scene_key: str) -> dict[str, Any]:
+        """Record a one-step episode of a one-episode game and submit it: the next scene."""
+        chunk = {"episode": 0, "seq": 0, "steps": [_step(0)], "events": []}
+        assert (await self.event("steps", chunk, scene_key))["ok"]
+        end = {"episode": 0, "steps": 1, "returns": {}}
+        assert (await self.event("episode_end", end, scene_key))["ok"]
+        done = await self.sio.call("advance", {"scene_key": scene_key, "response": {}})
+        assert done["ok"], done
+        return done["scene"]
 
     async def until(self, name: str, timeout: float = 5.0) -> Any:
         for _ in range(int(timeout / 0.05)):
@@ -119,3 +143,52 @@ def test_a_timeout_can_redirect_with_a_message(tmp_path: Path) -> None:
     )
     with StudyServer(config) as server:
         asyncio.run(run(server))
+
+
+def test_a_closed_page_leaves_the_room_at_once_and_the_others_see_it(tmp_path: Path) -> None:
+    async def run(server: StudyServer) -> None:
+        stays, goes = Player(server, "stays"), Player(server, "goes")
+        await stays.enter()
+        await stays.wait()
+        await goes.enter()
+        await goes.wait()
+        room = server.server.waiting.rooms["duel"]
+        await goes.sio.disconnect()
+        await asyncio.sleep(0.3)  # well under the room's once-a-second update
+        assert list(room.waiting) == ["stays"]
+        stays.pushed.pop("waiting", None)
+        assert (await stays.until("waiting"))["waiting"] == 1
+        await stays.sio.disconnect()
+
+    # Three humans, so the two waiting here are not grouped before one leaves.
+    agents = {"a": PolicyTypes.Human, "b": PolicyTypes.Human, "c": PolicyTypes.Human}
+    with StudyServer(_config(tmp_path, timeout=30, agents=agents)) as server:
+        asyncio.run(run(server))
+
+
+def test_a_timeout_can_show_a_completion_code_that_is_recorded(tmp_path: Path) -> None:
+    async def run(server: StudyServer) -> None:
+        alone = Player(server, "alone3")
+        await alone.enter()
+        await alone.wait()
+        outcome = await alone.until("waitroom_timeout", timeout=6)
+        assert outcome["completion_code"] == "NOPARTNER"
+        assert outcome["redirect_url"] == "https://example.org/done?cc=NOPARTNER"
+        await alone.sio.disconnect()
+        again = Player(server, "alone3")
+        spec = (await again.enter())["spec"]
+        assert spec["waitroom"]["timed_out"]["completion_code"] == "NOPARTNER"  # a reload too
+        await again.sio.disconnect()
+        server.flush()
+
+    config = _config(
+        tmp_path,
+        timeout=1.0,
+        timeout_completion_code="NOPARTNER",
+        timeout_redirect_url="https://example.org/done?cc={completion_code}",
+    )
+    with StudyServer(config) as server:
+        asyncio.run(run(server))
+    records = read_records(config.study_dir / "records.jsonl")
+    metadata = [r for r in records if r["kind"] == "participant"]
+    assert metadata[-1]["values"]["completion_code"] == "NOPARTNER"

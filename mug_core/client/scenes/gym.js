@@ -598,9 +598,58 @@ async function finish(ui, api, state, response) {
   }
 }
 
+const PING_COUNT = 5;
+const PING_TIMEOUT_MS = 5000;
+const RTT_REPEAT_MS = 10000;
+
+/** One acknowledged socket message, or null after `timeoutMs`. */
+function ask(socket, event, data, timeoutMs = PING_TIMEOUT_MS) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(null), timeoutMs);
+    socket.emit(event, data, (ack) => {
+      clearTimeout(timer);
+      resolve(ack ?? null);
+    });
+  });
+}
+
 /**
- * The waiting room: ask to be grouped, show how many wait and for how long, and resolve with
- * the group, or with null when the study's timeout moved the participant on.
+ * The page's round trip to the server in ms: the median of a few `waitroom_ping`s, sent one
+ * after another; null if none was answered.
+ */
+async function measureRtt(socket, count = PING_COUNT) {
+  const samples = [];
+  for (let i = 0; i < count; i++) {
+    const sent = performance.now();
+    if ((await ask(socket, "waitroom_ping", {})) === null) continue;
+    samples.push(performance.now() - sent);
+  }
+  if (!samples.length) return null;
+  samples.sort((a, b) => a - b);
+  const mid = Math.floor(samples.length / 2);
+  return samples.length % 2 ? samples[mid] : (samples[mid - 1] + samples[mid]) / 2;
+}
+
+/** What a waiting-room timeout shows: the study's message and, if any, the completion code. */
+function showTimeout(status, outcome) {
+  status.textContent = outcome.message || "No other players arrived in time.";
+  if (outcome.completion_code) {
+    status.after(
+      h(
+        "p",
+        { class: "mug-waitroom-code" },
+        "Your completion code: ",
+        h("code", { id: "mug-waitroom-code", class: "mug-code", text: String(outcome.completion_code) }),
+      ),
+    );
+  }
+}
+
+/**
+ * The waiting room: ask to be grouped, show how many wait and for how long, measure and report
+ * the round trip to the server (`waitroom_rtt`, again every 10 s while waiting) for matchmakers
+ * that group by latency, and resolve with the group, or with null when the study's timeout
+ * moved the participant on (its message, completion code and redirect are shown here).
  */
 function waitForGroup(ui, spec, api, state) {
   const socket = api.socket;
@@ -613,6 +662,8 @@ function waitForGroup(ui, spec, api, state) {
       `Waiting for other players: ${waiting} of ${spec.group_size} here (${minutes}:${seconds}).`;
   };
   return new Promise((resolve, reject) => {
+    let waiting = true;
+    let rttTimer = null;
     const mine = (message) => message && message.scene_key === api.sceneKey;
     const onWaiting = (m) => mine(m) && show(m.waiting, m.elapsed_s);
     const onGroup = (m) => {
@@ -622,20 +673,28 @@ function waitForGroup(ui, spec, api, state) {
     };
     const onTimeout = (m) => {
       if (!mine(m)) return;
-      done();
-      status.textContent = m.message || "No other players arrived in time.";
+      done({ keepStatus: true });
+      showTimeout(status, m);
       if (m.redirect_url && /^https?:/i.test(m.redirect_url)) {
         setTimeout(() => location.assign(m.redirect_url), 3000);
       }
       resolve(null);
     };
-    const done = () => {
+    const reportRtt = async () => {
+      const rtt = await measureRtt(socket);
+      if (!waiting) return;
+      if (rtt !== null) socket.emit("waitroom_rtt", { scene_key: api.sceneKey, rtt_ms: rtt });
+      rttTimer = setTimeout(reportRtt, RTT_REPEAT_MS);
+    };
+    const done = ({ keepStatus = false } = {}) => {
+      waiting = false;
+      clearTimeout(rttTimer);
       socket.off("waiting", onWaiting);
       socket.off("group", onGroup);
       socket.off("waitroom_timeout", onTimeout);
-      if (!spec.waitroom?.timed_out) status.remove();
+      if (!keepStatus) status.remove();
     };
-    state.cleanups.push(done);
+    state.cleanups.push(() => done({ keepStatus: true }));
     socket.on("waiting", onWaiting);
     socket.on("group", onGroup);
     socket.on("waitroom_timeout", onTimeout);
@@ -648,8 +707,14 @@ function waitForGroup(ui, spec, api, state) {
       if (!ack.ok) {
         done();
         reject(new Error(ack.message || "The waiting room is not available."));
-      } else if (ack.group) onGroup({ scene_key: api.sceneKey, ...ack.group });
-      else if (ack.waiting) show(ack.waiting, Date.now() / 1000 - (ack.since ?? Date.now() / 1000));
+        return;
+      }
+      if (ack.group) {
+        onGroup({ scene_key: api.sceneKey, ...ack.group });
+        return;
+      }
+      if (ack.waiting && waiting) show(ack.waiting, Date.now() / 1000 - (ack.since ?? Date.now() / 1000));
+      if (waiting) reportRtt();
     });
   });
 }
