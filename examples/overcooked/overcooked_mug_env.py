@@ -25,10 +25,12 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from cogrid.cogrid_env import CoGridEnv
 from cogrid.core.objects import idx_to_object
 from cogrid.envs import cramped_room_config
 from cogrid.envs.overcooked.agent import OvercookedAgent
+from gymnasium import spaces
 
 from mug_core.rendering import Surface
 
@@ -164,6 +166,17 @@ class OvercookedMUG(CoGridEnv):
         self.surface_height = HUD_HEIGHT + rows * tile
         self._surfaces: dict[Any, Surface] = {}
         self._fresh: set[Any] = set()
+        # CoGrid declares no observation spaces; one reset tells the feature vector's size.
+        observations, _ = super().reset(seed=0)
+        self.observation_spaces = {
+            agent: spaces.Box(-np.inf, np.inf, shape=obs.shape, dtype=np.float32)
+            for agent, obs in observations.items()
+        }
+
+    def observation_space(self, agent: Any) -> spaces.Box:
+        """The agent's observation: CoGrid's flat float32 feature vector (892 values in the
+        Cramped Room)."""
+        return self.observation_spaces[agent]
 
     # -- the game -----------------------------------------------------------------------------
 

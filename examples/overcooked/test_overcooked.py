@@ -233,3 +233,100 @@ def test_two_players_play_the_server_game_and_every_step_is_recorded(tmp_path: P
         ("keyup", " "),
     ]
     assert all(e["input_latency_ms"] for e in events)
+
+
+# -- the Multi-User Gymnasium style script --------------------------------------------------
+
+
+def test_the_seed_style_script_builds_a_server_study_with_the_scripted_partner() -> None:
+    from mug_core.cli.study import load_study
+    from mug_core.configurations.configuration_constants import HeuristicPolicy, PolicyTypes
+
+    config = load_study(HERE / "seed_style_study.py")
+    assert config.experiment_id == "overcooked_hai"
+    start, game, end = config.stager.all_scenes()
+    assert (start.scene_id, game.scene_id, end.scene_id) == ("start", "overcooked_game", "end")
+    assert game.runtime_name == "server"
+    assert game.policy_mapping == {0: PolicyTypes.Human, 1: HeuristicPolicy("env:chef")}
+    pytest.importorskip("mug_server_runtime")
+    from mug_core.plugins import PluginHost
+
+    config.validate(PluginHost.load())
+
+
+def _tiny_policy(path: Path) -> None:
+    """A linear ONNX policy with the seed's names: input ``input`` (1, 892), output ``logits``."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper, save
+
+    rng = np.random.default_rng(0)
+    weights = rng.normal(0.0, 1.0, (OBS_SIZE, 7)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["input", "weights"], ["logits"])],
+        "cramped_room_policy",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, OBS_SIZE])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 7])],
+        initializer=[numpy_helper.from_array(weights, "weights")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    save(model, str(path))
+
+
+def test_the_seed_style_script_plays_with_an_onnx_partner_on_the_server(tmp_path: Path) -> None:
+    pytest.importorskip("mug_onnx")
+    pytest.importorskip("onnx")
+    pytest.importorskip("mug_server_runtime")
+    pytest.importorskip("mug_storage")
+    socketio = pytest.importorskip("socketio")
+    import shutil
+
+    from mug_core.cli.study import load_study
+    from mug_core.configurations.configuration_constants import ModelConfig
+    from mug_core.plugins import PluginHost
+    from mug_core.testing import StudyServer
+
+    folder = tmp_path / "study"
+    folder.mkdir()
+    for name in (
+        "seed_style_study.py",
+        "env_file.py",
+        "overcooked_mug_env.py",
+        "overcooked_chef.py",
+    ):
+        shutil.copy(HERE / name, folder / name)
+    _tiny_policy(folder / "cramped_room_policy.onnx")
+    config = load_study(folder / "seed_style_study.py")
+    game = config.stager.all_scenes()[1]
+    assert isinstance(game.policy_mapping[1], ModelConfig)
+    config.validate(PluginHost.load())  # the ONNX names and sizes fit the env
+    steps = 16
+    game.gameplay(max_steps=steps, countdown_s=0)
+    config.data(data_dir=tmp_path / "data", sinks=["csv"])
+
+    async def play(server: StudyServer) -> None:
+        sio = socketio.AsyncClient(reconnection=False)
+        over: list[Any] = []
+        sio.on("game_over", over.append)
+        await sio.connect(server.url(), transports=["websocket"])
+        await sio.call("join", {"participant_id": "seed1", "tab_id": "t"})
+        moved = await sio.call("advance", {"scene_key": "start", "response": {}})
+        assert moved["scene"]["scene_key"] == "overcooked_game"
+        joined = await sio.call("game_join", {"scene_key": "overcooked_game"})
+        assert joined["ok"] and joined["agent"] == 0
+        for _ in range(200):
+            if over:
+                break
+            await asyncio.sleep(0.05)
+        assert over and over[0]["message"] is None
+        done = await sio.call("advance", {"scene_key": "overcooked_game", "response": {}})
+        assert done["ok"] and done["scene"]["scene_key"] == "end"
+        await sio.disconnect()
+
+    with StudyServer(config) as server:
+        asyncio.run(play(server))
+        server.flush()
+    rows = _rows(config.study_dir / "overcooked_game" / "seed1_ep0.csv")
+    assert [int(r["step"]) for r in rows] == list(range(steps))
+    partner = [json.loads(r["actions"])["1"] for r in rows]
+    assert all(a in range(7) for a in partner) and len(set(partner)) >= 2
