@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import types
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from mug_core.builtin.matchmaking import (
     RegroupMatchmaker,
     RoomView,
 )
+from mug_core.plugins import hookimpl
 from mug_core.scenes.gym_scene import GymScene
 from mug_core.testing import StudyServer
 from tests.server.test_game_recording import _runtime_plugin
@@ -253,6 +255,53 @@ def test_regroup_gives_up_when_the_partner_left_and_did_not_come_back(tmp_path: 
 
     config = _two_games(
         tmp_path, fallback="timeout", rejoin_grace_s=0.5, timeout_message="Your partner has left."
+    )
+    with StudyServer(config) as server:
+        asyncio.run(run(server))
+
+
+class _Alphabetical:
+    """A third-party matchmaker: proposes a group that is not waiting, then pairs by name."""
+
+    def __init__(self, group_size: int, start: str = "") -> None:
+        self.group_size, self.start = group_size, start
+
+    def match(self, waiting: list[Candidate], room: RoomView) -> list[list[str]]:
+        names = sorted(c.participant_id for c in waiting if c.participant_id >= self.start)
+        pairs = [names[i : i + 2] for i in range(0, len(names) - 1, 2)]
+        return [["ghost", "nobody"], *pairs]
+
+
+def _matchmaker_plugin() -> types.ModuleType:
+    module = types.ModuleType("alphabetical_matchmaker")
+
+    def register(register: Any) -> None:
+        register("alphabetical", _Alphabetical)
+
+    module.mug_register_matchmakers = hookimpl(register)  # type: ignore[attr-defined]
+    return module
+
+
+def test_a_plugin_matchmaker_groups_through_the_registry(tmp_path: Path) -> None:
+    async def run(server: StudyServer) -> None:
+        zed, amy, bob = (Player(server, pid) for pid in ("zed", "amy", "bob"))
+        await _all_enter_and_wait([zed, amy])
+        await asyncio.sleep(0.3)
+        assert "group" not in zed.pushed  # "amy" is below the option's start
+        await _all_enter_and_wait([bob])
+        assert (await zed.until("group"))["members"] == {"bob": "left", "zed": "right"}
+        assert "group" not in amy.pushed
+        for player in (zed, amy, bob):
+            await player.sio.disconnect()
+
+    config = _duel_config(tmp_path, timeout=30, matchmaker="alphabetical", start="b")
+    config.plugins(
+        allow=[],
+        extra={
+            "jsonl": jsonl_sink,
+            "fake_runtime": _runtime_plugin(),
+            "alphabetical": _matchmaker_plugin(),
+        },
     )
     with StudyServer(config) as server:
         asyncio.run(run(server))
