@@ -55,9 +55,12 @@ from mug_p2p.rollback import (
 
 def _runner_module() -> Any:
     """mug-pyodide's ``runner.py``: ``mug_runner`` in the worker, the installed file elsewhere."""
-    module = sys.modules.get("mug_runner")
-    if module is not None:
-        return module
+    try:
+        import mug_runner  # type: ignore[import-not-found]
+    except ImportError:
+        pass
+    else:
+        return mug_runner
     from mug_pyodide.plugin import RUNNER_PATH  # CPython: tests and benchmarks
 
     spec = importlib.util.spec_from_file_location("mug_runner", RUNNER_PATH)
