@@ -56,10 +56,12 @@ def build_game(
     countdown_s: int = 3,
     fps: int = FPS,
     waitroom_timeout_s: float = 300.0,
+    seed: int | None = None,
 ) -> GymScene:
     """The Overcooked game scene. ``partner="human"``: two participants play together (they
     meet in a waiting room; one who leaves is replaced by the scripted chef after 20 s).
-    ``partner="ai"``: the participant plays chef 0 with the scripted chef as chef 1."""
+    ``partner="ai"``: the participant plays chef 0 with the scripted chef as chef 1.
+    ``seed`` fixes where the chefs start (round ``k`` uses ``seed + k``; random by default)."""
     if partner not in PARTNERS:
         raise ValueError(f"partner must be one of {sorted(PARTNERS)}, got {partner!r}")
     second = PolicyTypes.Human if partner == "human" else PARTNER_CHEF
@@ -82,6 +84,7 @@ def build_game(
             max_steps=max_steps,
             input_mode="single_keystroke",
             countdown_s=countdown_s,
+            seed=seed,
         )
         .content(
             scene_header="Overcooked",
