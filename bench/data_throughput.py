@@ -22,7 +22,7 @@ What the numbers mean, with the outbox design:
   record; moto's own CPU is not included. The data path is Python under one GIL, so
   1e6 / CPU-per-record is about the ceiling of records/s on one free core.
 
-    python bench/data_throughput.py --participants 32 --chunk 30 --seconds 10
+    python bench/data_throughput.py --participants 32 --chunk 10 --seconds 10
 
 Last line: ``csv_records_per_s=X csv_s3_records_per_s=Y p95_ack_ms=Z`` (Z from the CSV run);
 ``nan`` for S3 when boto3 or moto's server is missing.
@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -84,6 +85,11 @@ def step_record_values(i: int) -> dict[str, Any]:
     values["step"] = i
     values["t"] = 1_700_000_000_000.0 + 33.3 * i
     return values
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 class CursorWatch:
@@ -139,10 +145,24 @@ async def _page(
         step += args.chunk
 
 
-def run(sinks: dict[str, Any], folder: Path, args: argparse.Namespace) -> dict[str, float]:
-    """Drive the store and delivery with ``sinks``; the numbers of one row of the table."""
+def run(
+    contexts: dict[str, SinkContext],
+    folder: Path,
+    args: argparse.Namespace,
+    *,
+    processes: bool = False,
+) -> dict[str, float]:
+    """Drive the store and delivery with the sinks ``contexts`` names (each in a process of its
+    own with ``processes``); the numbers of one row of the table."""
+    from mug_storage.csv import CsvSink
+    from mug_storage.s3 import S3Sink
+
+    classes: dict[str, Any] = {"csv": CsvSink, "s3": S3Sink}
+    sinks = {name: classes[name](context) for name, context in contexts.items()}
     store = SQLiteStudyStore(folder / ".mug-state.sqlite3")
-    delivery = Delivery(store, sinks)
+    delivery = Delivery(store, sinks, contexts if processes else None)
+    if not delivery.wait_started():
+        raise RuntimeError("the sink processes did not start")
     watch = CursorWatch(delivery)
     log: list[tuple[float, float, int]] = []
 
@@ -153,16 +173,16 @@ def run(sinks: dict[str, Any], folder: Path, args: argparse.Namespace) -> dict[s
         await asyncio.gather(*pages)
         return start
 
-    cpu_start = time.process_time()
+    cpu_start = time.process_time() + _children_cpu()
     start = asyncio.run(main())
     committed_at = time.perf_counter()
     if not delivery.wait_drained(timeout=600):
         raise RuntimeError(f"the sinks did not catch up: {delivery.lag()}")
     drained_at = time.perf_counter()
-    cpu = time.process_time() - cpu_start
     watch.stop()
     total = store.last_seq
     delivery.close()
+    cpu = time.process_time() + _children_cpu() - cpu_start  # sink processes have ended
     asyncio.run(store.close())
     acks = [(acked - sent) * 1000 for sent, acked, _ in log]
     to_sinks = [((watch.reached(seq) or drained_at) - sent) * 1000 for sent, _, seq in log]
@@ -224,39 +244,34 @@ def _s3_available() -> str | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--participants", type=int, default=32, help="pages committing at once")
-    parser.add_argument(
-        "--chunk",
-        type=int,
-        default=30,
-        help="step records per commit (a game page cuts a chunk each second: 30 at 30 fps)",
-    )
+    parser.add_argument("--chunk", type=int, default=10, help="step records per commit")
     parser.add_argument("--seconds", type=float, default=10.0, help="how long pages commit")
     args = parser.parse_args(argv)
 
-    from mug_storage.csv import CsvSink
-
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="mug-bench-") as tmp:
-        folder = Path(tmp) / "csv" / EXPERIMENT
-        csv_sink = CsvSink(SinkContext(EXPERIMENT, folder))
-        results["csv"] = run({"csv": csv_sink}, folder, args)
+        for processes in (False, True):
+            folder = Path(tmp) / f"csv{processes:d}" / EXPERIMENT
+            label = "csv, process" if processes else "csv"
+            contexts = {"csv": SinkContext(EXPERIMENT, folder)}
+            results[label] = run(contexts, folder, args, processes=processes)
 
         missing = _s3_available()
         if missing is None:
             os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
             os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
             os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-            from mug_storage.s3 import S3Sink
-
             moto = MotoServer()
             try:
-                folder = Path(tmp) / "csv_s3" / EXPERIMENT
-                options = {"bucket": BUCKET, "endpoint_url": moto.url}
-                sinks = {
-                    "csv": CsvSink(SinkContext(EXPERIMENT, folder)),
-                    "s3": S3Sink(SinkContext(EXPERIMENT, folder, options)),
-                }
-                results["csv+s3"] = run(sinks, folder, args)
+                for processes in (False, True):
+                    folder = Path(tmp) / f"csv_s3{processes:d}" / EXPERIMENT
+                    options = {"bucket": BUCKET, "endpoint_url": moto.url}
+                    contexts = {
+                        "csv": SinkContext(EXPERIMENT, folder),
+                        "s3": SinkContext(EXPERIMENT, folder, options),
+                    }
+                    label = "csv+s3, proc." if processes else "csv+s3"
+                    results[label] = run(contexts, folder, args, processes=processes)
             finally:
                 moto.stop()
         else:

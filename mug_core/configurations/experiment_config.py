@@ -38,6 +38,7 @@ class ExperimentConfig:
     data_dir: Path = Path("data")
     sinks: list[str] = attrs.field(factory=lambda: ["csv"])
     sink_options: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    sink_processes: bool = False
     state_path: Path | None = None
     plugin_allow: list[str] | None = None
     plugin_block: list[str] = attrs.field(factory=list)
@@ -82,10 +83,13 @@ class ExperimentConfig:
         data_dir: str | Path | None = None,
         sink_options: Mapping[str, Mapping[str, Any]] | None = None,
         state_path: str | Path | None = None,
+        sink_processes: bool | None = None,
     ) -> Self:
         """Where data goes: sink names (``["csv"]`` by default, e.g. ``["csv", "s3"]``), the
         local data folder, options per sink, and the progress store file
-        (``<data_dir>/<experiment_id>/.mug-state.sqlite3`` by default)."""
+        (``<data_dir>/<experiment_id>/.mug-state.sqlite3`` by default). With
+        ``sink_processes=True`` each sink runs in a process of its own, so writing data never
+        competes with the server for its Python interpreter (for very busy studies)."""
         if sinks is not None:
             self.sinks = [sinks] if isinstance(sinks, str) else list(sinks)
         if data_dir is not None:
@@ -94,6 +98,8 @@ class ExperimentConfig:
             self.sink_options = {k: dict(v) for k, v in sink_options.items()}
         if state_path is not None:
             self.state_path = Path(state_path)
+        if sink_processes is not None:
+            self.sink_processes = bool(sink_processes)
         return self
 
     def plugins(

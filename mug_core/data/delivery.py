@@ -12,11 +12,13 @@ import logging
 import sqlite3
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from mug_core.data.records import Record
-from mug_core.data.sinks import DataSink
+from mug_core.data.sink_process import ProcessDrainer, factory_ref
+from mug_core.data.sinks import DataSink, SinkContext
 
 log = logging.getLogger(__name__)
 
@@ -109,14 +111,56 @@ class SinkDrainer:
 class Delivery:
     """All sink drainers of one study, fed by a :class:`~mug_core.server.store.SQLiteStudyStore`."""
 
-    def __init__(self, store: Any, sinks: dict[str, DataSink]) -> None:
+    def __init__(
+        self,
+        store: Any,
+        sinks: dict[str, DataSink],
+        contexts: Mapping[str, SinkContext] | None = None,
+    ) -> None:
+        """Start delivering to ``sinks``. A sink whose context is in ``contexts`` and whose
+        class a child process can import runs in a process of its own
+        (:mod:`mug_core.data.sink_process`); the instance given here is closed unused."""
         self.store = store
         self.path: Path = store.path
         self.sinks = sinks
         self.stopping = threading.Event()
-        self.drainers = [SinkDrainer(name, sink, self) for name, sink in sinks.items()]
+        self.drainers: list[Any] = []
+        self._in_process: dict[str, DataSink] = {}
+        for name, sink in sinks.items():
+            ref = factory_ref(type(sink)) if contexts and name in contexts else None
+            if ref is None or contexts is None:
+                self._in_process[name] = sink
+                self.drainers.append(SinkDrainer(name, sink, self))
+            else:
+                sink.close()
+                self.drainers.append(ProcessDrainer(name, ref, contexts[name], self))
         for drainer in self.drainers:
             drainer.start()
+        self._children = [d for d in self.drainers if isinstance(d, ProcessDrainer)]
+        if self._children:
+            threading.Thread(
+                target=self._notify_children, name="mug-sink-notify", daemon=True
+            ).start()
+
+    def wait_started(self, timeout: float = 30.0) -> bool:
+        """Block until every sink process is running and knows its cursor (True), or
+        ``timeout`` passes. In-process sinks start at once."""
+        deadline = time.monotonic() + timeout
+        return all(c.ready.wait(max(0.0, deadline - time.monotonic())) for c in self._children)
+
+    def _notify_children(self) -> None:
+        """Tell sink processes about new records as they are committed."""
+        told = -1
+        condition = self.store.committed
+        while not self.stopping.is_set():
+            with condition:
+                if self.store.last_seq == told:
+                    condition.wait(0.5)
+                last = self.store.last_seq
+            if last != told:
+                told = last
+                for child in self._children:
+                    child.notify()
 
     def connect(self) -> sqlite3.Connection:
         from mug_core.server.store import connect
@@ -184,7 +228,11 @@ class Delivery:
         self.stopping.set()
         with self.store.committed:
             self.store.committed.notify_all()
+        for child in self._children:
+            child.stop()
         for drainer in self.drainers:
             drainer.join(timeout)
-        for sink in self.sinks.values():
+        for child in self._children:
+            child.kill()
+        for sink in self._in_process.values():
             sink.close()

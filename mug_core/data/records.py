@@ -61,7 +61,7 @@ class Record:
                 "kind": self.kind,
                 "experiment_id": self.experiment_id,
                 "participant_id": self.participant_id,
-                "values": dict(self.values),
+                "values": self.values if type(self.values) is dict else dict(self.values),
                 "scene_key": self.scene_key,
                 "episode": self.episode,
                 "created_at": self.created_at,
@@ -69,7 +69,7 @@ class Record:
         )
 
     def with_seq(self, seq: int) -> Record:
-        """This record numbered ``seq`` (a cheaper ``attrs.evolve``: nothing to re-check)."""
+        """This record numbered ``seq`` (cheaper than ``attrs.evolve``)."""
         return Record(
             self.kind,
             self.experiment_id,

@@ -136,15 +136,18 @@ class MugServer:
     def _open_data(self) -> None:
         study_dir = self.config.study_dir
         study_dir.mkdir(parents=True, exist_ok=True)
-        sinks = {}
+        sinks, contexts = {}, {}
         for name in self.config.sinks:
             sink_class = self.plugins.registries.data_sinks.get(name)
             options = self.config.sink_options.get(name, {})
-            sinks[name] = sink_class(
-                SinkContext(self.config.experiment_id or "", study_dir, options)
-            )
+            contexts[name] = SinkContext(self.config.experiment_id or "", study_dir, options)
+            sinks[name] = sink_class(contexts[name])
         self.store = SQLiteStudyStore(self.config.resolved_state_path)
-        self.delivery = Delivery(self.store, sinks)
+        self.delivery = Delivery(
+            self.store, sinks, contexts if self.config.sink_processes else None
+        )
+        if not self.delivery.wait_started():
+            log.error("a data sink's process did not start; its records wait in the outbox")
 
     async def serve(self, shutdown: asyncio.Event | None = None) -> None:
         """Serve until ``shutdown`` is set (or forever). Opens and closes sinks and the store."""

@@ -1,0 +1,99 @@
+"""A data sink in a process of its own gets every record exactly once, also after that process
+dies, and gives way to no one: the server's own records stay in the outbox until it has them."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from mug_core.data import Record, SinkContext
+from mug_core.data.delivery import Delivery
+from mug_core.data.sink_process import ProcessDrainer, factory_ref
+from mug_core.server.flow import ParticipantState
+from mug_core.server.store import SQLiteStudyStore
+from tests.support.jsonl_sink import JsonlSink, read_records
+
+
+def _commit(store: SQLiteStudyStore, first: int, count: int) -> None:
+    records = [
+        Record("step", "exp", "p1", {"n": n}, scene_key="game", episode=0)
+        for n in range(first, first + count)
+    ]
+
+    async def commit() -> None:
+        await store.commit(ParticipantState(participant_id="p1"), records)
+
+    asyncio.run(commit())
+
+
+def test_only_classes_a_child_can_import_run_in_a_process() -> None:
+    class Local(JsonlSink):
+        pass
+
+    assert factory_ref(JsonlSink) == "tests.support.jsonl_sink:JsonlSink"
+    assert factory_ref(Local) is None
+
+
+def test_a_sink_process_takes_every_record_once_and_survives_its_own_death(
+    tmp_path: Path,
+) -> None:
+    context = SinkContext("exp", tmp_path / "data")
+    store = SQLiteStudyStore(tmp_path / "state.sqlite3")
+    delivery = Delivery(store, {"jsonl": JsonlSink(context)}, {"jsonl": context})
+    try:
+        (drainer,) = delivery.drainers
+        assert isinstance(drainer, ProcessDrainer)
+        assert delivery.wait_started()
+        _commit(store, 0, 300)
+        assert delivery.wait_drained(timeout=60)
+        drainer.kill()  # the sink's process dies; a new one takes over at its cursor
+        _commit(store, 300, 300)
+        assert delivery.wait_drained(timeout=60)
+    finally:
+        delivery.close()
+        asyncio.run(store.close())
+    numbers = [row["values"]["n"] for row in read_records(context.data_dir / "records.jsonl")]
+    assert numbers == list(range(600))
+
+
+def test_records_wait_in_the_outbox_for_a_sink_process_of_a_later_start(tmp_path: Path) -> None:
+    context = SinkContext("exp", tmp_path / "data")
+    store = SQLiteStudyStore(tmp_path / "state.sqlite3")
+    _commit(store, 0, 50)  # committed while no sink runs
+    asyncio.run(store.close())
+    store = SQLiteStudyStore(tmp_path / "state.sqlite3")
+    delivery = Delivery(store, {"jsonl": JsonlSink(context)}, {"jsonl": context})
+    try:
+        assert delivery.wait_drained(timeout=60)
+    finally:
+        delivery.close()
+        asyncio.run(store.close())
+    numbers = [row["values"]["n"] for row in read_records(context.data_dir / "records.jsonl")]
+    assert numbers == list(range(50))
+
+
+def test_a_study_server_can_run_its_sinks_in_processes(tmp_path: Path) -> None:
+    import socketio
+
+    from mug_core.testing import StudyServer
+    from tests.conftest import survey_study
+
+    config = survey_study(tmp_path).data(sink_processes=True)
+
+    async def walk(server: StudyServer) -> None:
+        client = socketio.AsyncClient(reconnection=False)
+        await client.connect(server.url(), transports=["websocket"])
+        assert (await client.call("join", {"participant_id": "proc1", "tab_id": "t"}))["ok"]
+        answer = await client.call(
+            "advance", {"scene_key": "consent", "response": {"consent": True}}
+        )
+        assert answer["ok"]
+        await client.disconnect()
+
+    with StudyServer(config) as server:
+        assert server.server is not None
+        assert all(isinstance(d, ProcessDrainer) for d in server.server.delivery.drainers)
+        asyncio.run(walk(server))
+        server.flush()
+    rows = read_records(config.study_dir / "records.jsonl")
+    assert [r["scene_key"] for r in rows if r["kind"] == "scene"] == ["consent"]
