@@ -160,6 +160,7 @@ class OvercookedMUG(CoGridEnv):
         self.fps = fps
         self.tile = tile
         self.soups_served = 0
+        self._last_served: tuple[int, tuple[int, int]] | None = None
         self._cook_time = 1
         rows, cols = self.shape
         self.surface_width = cols * tile
@@ -183,6 +184,7 @@ class OvercookedMUG(CoGridEnv):
     def reset(self, *, seed: int | None = 42, options: dict[str, Any] | None = None) -> Any:
         result = super().reset(seed=seed, options=options)
         self.soups_served = 0
+        self._last_served = None
         timers = self.get_state()["extra_state"].get(f"{self.scope}.pot_timer")
         self._cook_time = max([1, *(timers["data"] if timers else [])])
         for surface in self._surfaces.values():
@@ -201,7 +203,9 @@ class OvercookedMUG(CoGridEnv):
                 and after.chefs[agent].holding is None
                 and self._tile(before, chef.faced_cell) == "delivery_zone"
             )
-            self.soups_served += int(served)
+            if served:
+                self.soups_served += 1
+                self._last_served = (self.t, chef.faced_cell)
         return result
 
     def kitchen(self) -> Kitchen:
@@ -285,6 +289,10 @@ class OvercookedMUG(CoGridEnv):
         self._draw_items(surface, kitchen)
         self._draw_chefs(surface, kitchen, agent_id)
         self._draw_hud(surface, kitchen, agent_id)
+        if self._last_served is not None and self.t - self._last_served[0] < self.fps:
+            (r, c) = self._last_served[1]  # for a second after a delivery
+            x, y = self._centre(r, c)
+            self._badge(surface, "Served!", x, y + 0.3 * self.tile, "servedflash", "#2e9e5b")
         return surface.commit()
 
     def _centre(self, r: float, c: float) -> tuple[float, float]:

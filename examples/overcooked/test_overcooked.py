@@ -96,7 +96,7 @@ def test_two_scripted_chefs_cook_and_serve_soup() -> None:
         if any(terminated.values()) or any(truncated.values()):
             break
     assert deliveries >= 1 and env.soups_served == deliveries
-    assert {"cooking", "ready!", "Soups served: 1"} <= labels
+    assert {"cooking", "ready!", "Served!", "Soups served: 1"} <= labels
 
 
 def test_the_scripted_partner_cooks_while_the_human_waits() -> None:
@@ -131,16 +131,64 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(file))
 
 
-def test_two_players_play_the_server_game_and_every_step_is_recorded(tmp_path: Path) -> None:
-    pytest.importorskip("mug_server_runtime")
-    pytest.importorskip("mug_storage")
-    socketio = pytest.importorskip("socketio")
-    from mug_server_runtime.encoding import decode_stream
+class _Player:
+    """A participant's socket: joins the study, collects frames and the game's end."""
+
+    def __init__(self, pid: str) -> None:
+        import socketio
+
+        self.pid = pid
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.chunks: dict[int, list[bytes]] = {}
+        self.over: list[Any] = []
+        self.sio.on("game_frame", self._frame)
+        self.sio.on("game_over", self.over.append)
+
+    def _frame(self, message: dict[str, Any]) -> None:
+        self.chunks.setdefault(message["stream"], []).append(message["data"])
+
+    def frames(self) -> list[dict[str, Any]]:
+        from mug_server_runtime.encoding import decode_stream
+
+        return [f for chunks in self.chunks.values() for f in decode_stream(chunks)]
+
+    async def press(self, key: str) -> None:
+        await self.sio.emit("game_input", {"key": key, "down": True, "t": 1.0})
+        await self.sio.emit("game_input", {"key": key, "down": False, "t": 2.0})
+
+    async def wait_over(self) -> None:
+        for _ in range(300):
+            if self.over:
+                return
+            await asyncio.sleep(0.05)
+
+
+async def _seat(url: str, players: tuple[_Player, ...]) -> dict[str, Any]:
+    """Past the instructions, through the waiting room, into one game: ``{pid: agent}``."""
+    for player in players:
+        await player.sio.connect(url, transports=["websocket"])
+        await player.sio.call("join", {"participant_id": player.pid, "tab_id": "t"})
+        moved = await player.sio.call("advance", {"scene_key": "instructions", "response": {}})
+        assert moved["ok"] and moved["scene"]["scene_key"] == "overcooked"
+        await player.sio.call(
+            "scene_event", {"scene_key": "overcooked", "name": "wait", "payload": {}}
+        )
+    agents: dict[str, Any] = {}
+    for _ in range(100):
+        for player in players:
+            if player.pid not in agents:
+                joined = await player.sio.call("game_join", {"scene_key": "overcooked"})
+                if joined["ok"]:
+                    agents[player.pid] = joined["agent"]
+        if len(agents) == len(players):
+            return agents
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"only {sorted(agents)} got into the game")
+
+
+def _pair_study(tmp_path: Path, steps: int) -> Any:
     from overcooked_study import build_study
 
-    from mug_core.testing import StudyServer
-
-    steps = 40
     config = build_study(
         "human",
         experiment_id="overcooked_pair",
@@ -149,52 +197,29 @@ def test_two_players_play_the_server_game_and_every_step_is_recorded(tmp_path: P
         max_steps=steps,
         countdown_s=0,
     )
-    config.data(data_dir=tmp_path, sinks=["csv"])
+    return config.data(data_dir=tmp_path, sinks=["csv"])
 
-    class Player:
-        def __init__(self, pid: str) -> None:
-            self.pid = pid
-            self.sio = socketio.AsyncClient(reconnection=False)
-            self.chunks: dict[int, list[bytes]] = {}
-            self.over: list[Any] = []
-            self.sio.on("game_frame", self._frame)
-            self.sio.on("game_over", self.over.append)
 
-        def _frame(self, message: dict[str, Any]) -> None:
-            self.chunks.setdefault(message["stream"], []).append(message["data"])
+def test_two_players_play_the_server_game_and_every_step_is_recorded(tmp_path: Path) -> None:
+    pytest.importorskip("mug_server_runtime")
+    pytest.importorskip("mug_storage")
+    pytest.importorskip("socketio")
+    from mug_core.testing import StudyServer
 
-        def frames(self) -> list[dict[str, Any]]:
-            return [f for chunks in self.chunks.values() for f in decode_stream(chunks)]
+    steps = 40
+    config = _pair_study(tmp_path, steps)
 
-    async def play(server: StudyServer) -> tuple[Player, Player]:
-        players = (Player("chef_a"), Player("chef_b"))
-        for player in players:
-            await player.sio.connect(server.url(), transports=["websocket"])
-            await player.sio.call("join", {"participant_id": player.pid, "tab_id": "t"})
-            moved = await player.sio.call("advance", {"scene_key": "instructions", "response": {}})
-            assert moved["ok"] and moved["scene"]["scene_key"] == "overcooked"
-            await player.sio.call(
-                "scene_event", {"scene_key": "overcooked", "name": "wait", "payload": {}}
-            )
-        agents = {}
-        for _ in range(100):
-            joined = [await p.sio.call("game_join", {"scene_key": "overcooked"}) for p in players]
-            if all(j["ok"] for j in joined):
-                agents = {p.pid: j["agent"] for p, j in zip(players, joined, strict=True)}
-                break
-            await asyncio.sleep(0.1)
+    async def play(server: StudyServer) -> tuple[_Player, _Player]:
+        players = (_Player("chef_a"), _Player("chef_b"))
+        agents = await _seat(server.url(), players)
         assert sorted(agents.values()) == [0, 1]
         await asyncio.sleep(0.5)
         for player in players:  # one step to the right, then pick up / put down
             for key in ("ArrowRight", " "):
-                await player.sio.emit("game_input", {"key": key, "down": True, "t": 1.0})
-                await player.sio.emit("game_input", {"key": key, "down": False, "t": 2.0})
+                await player.press(key)
                 await asyncio.sleep(0.3)
-        for _ in range(200):
-            if all(p.over for p in players):
-                break
-            await asyncio.sleep(0.05)
         for player in players:
+            await player.wait_over()
             assert player.over and player.over[0]["message"] is None
             done = await player.sio.call("advance", {"scene_key": "overcooked", "response": {}})
             assert done["ok"] and done["scene"]["scene_key"] == "end"
@@ -233,6 +258,41 @@ def test_two_players_play_the_server_game_and_every_step_is_recorded(tmp_path: P
         ("keyup", " "),
     ]
     assert all(e["input_latency_ms"] for e in events)
+
+
+def test_the_scripted_chef_takes_over_from_a_player_who_leaves(tmp_path: Path) -> None:
+    pytest.importorskip("mug_server_runtime")
+    pytest.importorskip("mug_storage")
+    pytest.importorskip("socketio")
+    from overcooked_study import PARTNER_CHEF
+
+    from mug_core.testing import StudyServer
+
+    steps = 48
+    config = _pair_study(tmp_path, steps)
+    game = config.stager.all_scenes()[1]
+    game.reconnection(timeout_s=0.5, then="ai", replacement=PARTNER_CHEF)  # 20 s in the study
+
+    async def play(server: StudyServer) -> dict[str, Any]:
+        players = (_Player("stays"), _Player("leaves"))
+        agents = await _seat(server.url(), players)
+        await asyncio.sleep(0.3)
+        await players[1].sio.disconnect()
+        await players[0].wait_over()
+        assert players[0].over and players[0].over[0]["message"] is None  # played to the end
+        await players[0].sio.disconnect()
+        return agents
+
+    with StudyServer(config) as server:
+        agents = asyncio.run(play(server))
+        server.flush()
+    folder = config.study_dir / "overcooked"
+    events = _rows(folder / "leaves_ep0_events.csv")
+    assert [e["type"] for e in events] == ["disconnected", "replaced_by_ai"]
+    rows = _rows(folder / "stays_ep0.csv")
+    assert len(rows) == steps
+    replaced = [json.loads(r["actions"])[str(agents["leaves"])] for r in rows[-24:]]
+    assert len(set(replaced) - {NOOP}) >= 2  # the scripted chef walks and works
 
 
 # -- the Multi-User Gymnasium style script --------------------------------------------------
