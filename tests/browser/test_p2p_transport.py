@@ -246,3 +246,38 @@ def test_three_pages_connect_in_a_full_mesh(browser: Any, tmp_path: Path) -> Non
         time.sleep(0.3)
         assert not pages[1].evaluate("p2pLog.messages.some(([f, t]) => t === 'only for c')")
         _close(*pages)
+
+
+def test_a_silent_data_channel_is_abandoned_for_the_relay(browser: Any, study: StudyServer) -> None:
+    a, b = _page(browser, study, "pa"), _page(browser, study, "pb")
+    assert [o["via"] for o in _open_all([a, b], silentAfterMs=1000)] == [
+        {"pb": "webrtc"},
+        {"pa": "webrtc"},
+    ]
+    # Page a stops hearing the DataChannel (still open, but nothing gets through any more).
+    a.evaluate("transport.links.get('pb').dc.onmessage = null")
+    a.wait_for_function(
+        "p2pLog.peers.some(([q, s, via]) => q === 'pb' && s === 'open' && via === 'relay')"
+    )
+    _exchange([a, b], ["pa", "pb"])
+    rows = _wait_rows(study, "pa", 2)
+    assert [(r["state"], r["via"]) for r in rows] == [("open", "webrtc"), ("fallback", "relay")]
+    assert rows[1]["reason"].startswith("the data channel was silent for ")
+    _close(a, b)
+
+
+def test_a_reloaded_page_is_lost_then_back_over_webrtc(browser: Any, study: StudyServer) -> None:
+    a, b = _page(browser, study, "pa"), _page(browser, study, "pb")
+    _open_all([a, b])
+    b.reload()
+    b.wait_for_function("window.p2pJoined === true")
+    a.wait_for_function("p2pLog.peers.some(([q, s]) => q === 'pb' && s === 'lost')")
+    assert _open_all([b])[0]["via"] == {"pa": "webrtc"}
+    a.wait_for_function("p2pLog.peers.some(([q, s]) => q === 'pb' && s === 'back')")
+    assert a.evaluate("transport.via('pb')") == "webrtc"
+    a.evaluate("p2pLog.messages.length = 0")
+    _exchange([a, b], ["pa", "pb"])
+    # (The closing DataChannel turned the link to the relay just before the loss was known.)
+    states = [(r["state"], r["via"]) for r in _wait_rows(study, "pa", 3)]
+    assert states == [("open", "webrtc"), ("lost", "relay"), ("back", "webrtc")]
+    _close(a, b)
