@@ -245,3 +245,32 @@ def test_a_peer_closing_its_tab_ends_the_game_or_hands_over_to_ai(
         assert len(late) > 2
     else:
         assert len(rows) < STEPS
+
+
+@pytest.mark.skipif(not _has_transport(), reason="needs mug-p2p's p2p_transport.js")
+def test_without_webrtc_the_server_relay_carries_the_game(
+    tmp_path: Path, pages: tuple[Any, Any]
+) -> None:
+    left, right = pages
+    config = _config(tmp_path, transport="relay")
+    with StudyServer(config) as server:
+        _start_pair(server, left, right)
+        _hold(left, "ArrowLeft", 0.6)
+        _hold(right, "ArrowRight", 0.6)
+        for page in (left, right):
+            page.wait_for_selector("#mug-completion-code", timeout=60_000)
+        server.flush()
+    folder = config.study_dir / "slime_duel"
+    _, left_bytes = _game_columns(folder / f"{LEFT_PID}_ep0.csv")
+    _, right_bytes = _game_columns(folder / f"{RIGHT_PID}_ep0.csv")
+    assert left_bytes == right_bytes
+    rows = list(csv.DictReader(io.StringIO(left_bytes.decode())))
+    assert any(json.loads(r["actions"])["agent_left"] == 1 for r in rows)
+    assert any(json.loads(r["actions"])["agent_right"] == 2 for r in rows)
+    for pid in (LEFT_PID, RIGHT_PID):
+        events = _events(folder / f"{pid}_ep0_events.csv")
+        vias = {json.loads(e["data"]).get("via") for e in events if e["type"] == "p2p_connection"}
+        assert vias == {"relay"}
+        final = [json.loads(e["data"]) for e in events if e["type"] == "p2p_metrics"][-1]
+        assert final["desyncs"] == 0
+        assert all(peer["via"] == "relay" for peer in final["peers"].values())

@@ -172,6 +172,8 @@ class PeerWatch {
     this.gone = new Set();
     this.stalledSince = null;
     this.peerIds = peerIds;
+    /** Set while no episode is being played: links may change, the game does not pause. */
+    this.over = false;
   }
 
   /** A transport report `{state, via}` about `peer`. */
@@ -228,6 +230,10 @@ class PeerWatch {
   }
 
   refresh() {
+    if (this.over) {
+      this.overlay.hide();
+      return;
+    }
     const waited = this.stalledSince === null ? 0 : (performance.now() - this.stalledSince) / 1000;
     if (this.lost.size) {
       this.overlay.show(
@@ -265,6 +271,7 @@ export async function start(container, spec, host) {
   let current = null; // {resolve, reject} of the episode being played
   let stopped = false;
   let lastTick = null;
+  let episodeOver = false; // this episode's end is confirmed: departures no longer matter
   const frameMs = [];
   const record = (type, data) => host.input({ type, data });
 
@@ -330,6 +337,7 @@ export async function start(container, spec, host) {
     overlay,
     record,
     onGone(peer) {
+      if (episodeOver) return; // the game is over for everyone; nothing to take over or end
       if (options.after_timeout === "end") {
         worker.post({ type: "p2p_stop" });
         fail(new Error(options.end_message || "Your partner left, so this game has ended."));
@@ -369,8 +377,16 @@ export async function start(container, spec, host) {
       else if (event.type === "stalled" || event.type === "resumed") record("p2p_stall", event);
       else if (event.type === "dropped_by_peer") watch.giveUp(event.peer, "dropped_us");
     }
-    watch.onTick(out.stalled);
-    if (out.stats && (out.ended || performance.now() - metricsAt >= METRICS_EVERY_MS)) metrics(out.stats, out.ended);
+    if (out.ended && !episodeOver) {
+      episodeOver = true;
+      watch.over = true;
+      watch.stop();
+      overlay.hide();
+      if (out.stats) metrics(out.stats, true);
+    } else if (!episodeOver) {
+      watch.onTick(out.stalled);
+      if (out.stats && performance.now() - metricsAt >= METRICS_EVERY_MS) metrics(out.stats);
+    }
   };
 
   const unkeys = agent === null ? () => {} : listenToKeys(spec, agent, host);
@@ -379,6 +395,8 @@ export async function start(container, spec, host) {
     async reset(episode) {
       const first = JSON.parse(await worker.request({ type: "p2p_reset", episode }));
       lastTick = null;
+      episodeOver = false;
+      watch.over = false;
       if (first.packet) host.frame(first.packet);
     },
     run() {
