@@ -99,6 +99,19 @@ def test_two_scripted_chefs_cook_and_serve_soup() -> None:
     assert {"cooking", "ready!", "Served!", "Soups served: 1"} <= labels
 
 
+def test_other_cogrid_layouts_are_drawn_and_played_too() -> None:
+    env = OvercookedMUG(layout="overcooked_asymmetric_advantages_v0", max_steps=200)
+    chef = ScriptedChef(env)
+    observations, _ = env.reset(seed=0)
+    packet = env.render(1)
+    assert (packet["width"], packet["height"]) == (9 * 96, 56 + 5 * 96)
+    assert {"pot2-4", "pot3-4", "serve1-8", "chef0", "chef1"} <= _ids(packet)
+    for _ in range(200):
+        observations, *_ = env.step({a: chef.act(observations[a], a) for a in (0, 1)})
+        env.render(1)
+    assert env.soups_served >= 1
+
+
 def test_the_scripted_partner_cooks_while_the_human_waits() -> None:
     env = OvercookedMUG(max_steps=150)
     chef = ScriptedChef(env)
