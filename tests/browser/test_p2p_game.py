@@ -274,3 +274,43 @@ def test_without_webrtc_the_server_relay_carries_the_game(
         final = [json.loads(e["data"]) for e in events if e["type"] == "p2p_metrics"][-1]
         assert final["desyncs"] == 0
         assert all(peer["via"] == "relay" for peer in final["peers"].values())
+
+
+def _transport_has_netem() -> bool:
+    path = p2p_runtime.STATIC_DIR / "p2p_transport.js"
+    return path.is_file() and "netem" in path.read_text()
+
+
+@pytest.mark.skipif(not _transport_has_netem(), reason="needs the transport's test network knobs")
+def test_latency_is_rolled_back_and_a_silent_peer_pauses_the_game(
+    tmp_path: Path, pages: tuple[Any, Any]
+) -> None:
+    left, right = pages
+    for page in (left, right):
+        page.add_init_script("globalThis.mugP2PNetem = {delayMs: 45, jitterMs: 10, loss: 0};")
+    config = _config(tmp_path)
+    with StudyServer(config) as server:
+        _start_pair(server, left, right)
+        _hold(left, "ArrowRight", 0.5)
+        _hold(right, "ArrowLeft", 0.5)
+        # The right page's inputs stop reaching the left one: the left game waits, says so,
+        # and goes on when they arrive again.
+        left.evaluate("globalThis.mugP2PNetem.loss = 1")
+        pause = left.wait_for_selector("#mug-p2p-pause:not([hidden])", timeout=10_000)
+        assert "Waiting for the other player" in pause.inner_text()
+        time.sleep(1.0)
+        left.evaluate("globalThis.mugP2PNetem.loss = 0")
+        left.wait_for_selector("#mug-p2p-pause", state="hidden", timeout=10_000)
+        for page in (left, right):
+            page.wait_for_selector("#mug-completion-code", timeout=60_000)
+        server.flush()
+    folder = config.study_dir / "slime_duel"
+    _, left_bytes = _game_columns(folder / f"{LEFT_PID}_ep0.csv")
+    _, right_bytes = _game_columns(folder / f"{RIGHT_PID}_ep0.csv")
+    assert left_bytes == right_bytes
+    events = _events(folder / f"{LEFT_PID}_ep0_events.csv")
+    stalls = [json.loads(e["data"]) for e in events if e["type"] == "p2p_stall"]
+    assert any(s["type"] == "resumed" and s["ticks"] > 15 for s in stalls), stalls
+    final = [json.loads(e["data"]) for e in events if e["type"] == "p2p_metrics"][-1]
+    assert final["rollbacks"] > 0 and final["desyncs"] == 0
+    assert final["max_rollback_depth"] <= 8

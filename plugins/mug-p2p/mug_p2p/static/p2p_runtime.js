@@ -19,7 +19,8 @@
  * replacement policy on every remaining peer, `"end"` ends the game with `end_message`.
  *
  * Tests and custom deployments may set `globalThis.mugP2PTransport` to a module-like object
- * with the same `openTransport` to use instead of `p2p_transport.js`.
+ * with the same `openTransport` to use instead of `p2p_transport.js`; tests may set
+ * `globalThis.mugP2PNetem` (`{delayMs, jitterMs, loss}`, read live) to worsen the network.
  * @module mug-p2p/runtime
  */
 
@@ -318,6 +319,7 @@ export async function start(container, spec, host) {
     iceTransportPolicy: options.relay_only ? "relay" : "all",
     webrtc: options.transport !== "relay",
     timeoutMs: CONNECT_TIMEOUT_MS,
+    netem: globalThis.mugP2PNetem ?? null,
   });
   hideProgress();
   for (const peer of peerIds) {
