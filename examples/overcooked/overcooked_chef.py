@@ -1,7 +1,8 @@
 """A scripted Overcooked chef: fetch onions for the pot, plate the soup, serve it.
 
-``ScriptedChef`` plans from the kitchen's state (``OvercookedMUG.kitchen()``), not from the
-learned-feature observation, so it needs the env it plays in::
+``ScriptedChef`` plans from the kitchen's state (``OvercookedMUG.kitchen()``, see
+``overcooked_kitchen.py``), not from the learned-feature observation, so it needs the env it
+plays in::
 
     chef = ScriptedChef(env)            # in the env file, next to ``env``
     action = chef.act(observation, 1)   # the action for agent 1 (the observation is unused)
@@ -22,7 +23,7 @@ from collections import deque
 from typing import Any
 
 try:  # imported as part of a package (examples.overcooked.overcooked_chef)
-    from .overcooked_mug_env import (
+    from .overcooked_kitchen import (
         DIRECTION_STEPS,
         DOWN,
         INTERACT,
@@ -35,7 +36,7 @@ try:  # imported as part of a package (examples.overcooked.overcooked_chef)
         Kitchen,
     )
 except ImportError:  # the example folder itself is on sys.path (the runtime, tests)
-    from overcooked_mug_env import (  # type: ignore[no-redef]
+    from overcooked_kitchen import (  # type: ignore[no-redef]
         DIRECTION_STEPS,
         DOWN,
         INTERACT,

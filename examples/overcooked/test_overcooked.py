@@ -321,6 +321,13 @@ def test_the_seed_style_script_builds_a_server_study_with_the_scripted_partner()
     assert (start.scene_id, game.scene_id, end.scene_id) == ("start", "overcooked_game", "end")
     assert game.runtime_name == "server"
     assert game.policy_mapping == {0: PolicyTypes.Human, 1: HeuristicPolicy("env:chef")}
+    game.check()  # the env file's own modules are shipped with it, nothing else
+    assert sorted(game.python_files) == [
+        "overcooked_chef.py",
+        "overcooked_drawing.py",
+        "overcooked_kitchen.py",
+        "overcooked_mug_env.py",
+    ]
     pytest.importorskip("mug_server_runtime")
     from mug_core.plugins import PluginHost
 
