@@ -38,9 +38,12 @@ def duel(**multiplayer: Any) -> GymScene:
 
 
 def registries(*, with_p2p: bool) -> Any:
-    allow = ["pyodide"]
-    extra = [("p2p_runtime", runtime)] if with_p2p else []
-    return PluginHost.load(allow=allow, extra_plugins=extra).registries
+    """The built-in plugins, mug-pyodide's ``browser`` runtime and, if asked, ``p2p``."""
+    browser = pytest.importorskip("mug_pyodide.plugin", reason="needs the browser runtime")
+    extra: list[tuple[str, Any]] = [("pyodide", browser)]
+    if with_p2p:
+        extra.append(("p2p_runtime", runtime))
+    return PluginHost.load(allow=[], extra_plugins=extra).registries
 
 
 def context(scene: GymScene) -> SceneContext:
