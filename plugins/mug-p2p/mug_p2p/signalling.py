@@ -11,11 +11,13 @@ events; the server forwards a message only between members of the same group:
   :attr:`SignallingLimits.max_relay_bytes`) for member ``to``, or for every other member when
   ``to`` is absent; forwarded as ``p2p_relay`` ``{game_id, from, data}``. Used when WebRTC is
   off or failed. Each connection may send :attr:`SignallingLimits.relay_rate` messages a second
-  (bursts up to twice that); the rest are refused.
+  per other member of its group (bursts up to twice that), signals included; the rest are
+  refused.
 - ``p2p_connection`` ``{game_id, peer, state, via, reason?, rtt_ms?}``: the page reports a
   change of its link to ``peer`` (``state`` one of :data:`CONNECTION_STATES`, ``via`` ``webrtc``
   or ``relay``, ``reason`` why it fell back to the relay); recorded as an ``event`` record of
-  type ``p2p_transport`` in the game scene's current episode.
+  type ``p2p_transport`` in the game scene's current episode (at most
+  :attr:`SignallingLimits.report_rate` a second per connection).
 
 When a member's connection to the server closes, the other members get ``p2p_peer``
 ``{game_id, peer, state: "lost"}``.
@@ -51,6 +53,7 @@ RECORD_TYPE = "p2p_transport"
 """The ``type`` column of the event records this module writes."""
 MAX_ID_CHARS = 128
 MAX_REASON_CHARS = 300
+MAX_REPORT_BYTES = 2_048
 
 
 @attrs.frozen
@@ -61,8 +64,11 @@ class SignallingLimits:
     """A WebRTC offer or answer with many candidates is a few KB."""
     max_relay_bytes: int = 4_096
     """A game input message repeating the last few inputs is well under 1 KB."""
-    relay_rate: float = 240.0
-    """Relay messages a second per connection (four peers at 60 fps); bursts up to double."""
+    relay_rate: float = 120.0
+    """Relay and signal messages a second per connection and per other member of its group
+    (two messages a frame at 60 fps); bursts up to double."""
+    report_rate: float = 10.0
+    """``p2p_connection`` reports a second per connection (each is written to disk)."""
 
 
 @attrs.frozen
@@ -183,6 +189,8 @@ class Signalling:
         target = self._target_sid(info, pid, data.get("to"))
         if isinstance(target, dict):
             return target
+        if not self._take_token(sid, self._relay_rate(info)):
+            return _rate_limited("p2p_signal")
         message = {"game_id": info.game_id, "from": pid, "data": payload}
         await self.server.sio.emit("p2p_signal", message, to=target)
         return OK
@@ -198,11 +206,8 @@ class Signalling:
             return _fail("bad_request", "p2p_relay data must be a string")
         if len(payload) > self.limits.max_relay_bytes:
             return _too_large("p2p_relay", len(payload), self.limits.max_relay_bytes)
-        if not self._take_token(sid):
-            return _fail(
-                "rate_limited",
-                f"more than {self.limits.relay_rate:g} relay messages a second; message dropped",
-            )
+        if not self._take_token(sid, self._relay_rate(info)):
+            return _rate_limited("p2p_relay")
         message = {"game_id": info.game_id, "from": pid, "data": payload}
         to = data.get("to")
         if to is not None:
@@ -224,8 +229,11 @@ class Signalling:
         if isinstance(sender, dict):
             return sender
         pid, info = sender
-        if _json_size(data) is None or (_json_size(data) or 0) > 2_048:
-            return _fail("too_large", "p2p_connection reports must be small JSON objects")
+        size = _json_size(data)
+        if size is None or size > MAX_REPORT_BYTES:
+            return _fail(
+                "too_large", f"p2p_connection reports must be JSON of at most {MAX_REPORT_BYTES} B"
+            )
         peer, state, via = data.get("peer"), data.get("state"), data.get("via")
         reason, rtt = data.get("reason"), data.get("rtt_ms")
         if not isinstance(peer, str) or peer == pid or peer not in info.members:
@@ -240,6 +248,8 @@ class Signalling:
             isinstance(rtt, bool) or not isinstance(rtt, int | float) or not 0 <= rtt < 600_000
         ):
             return _fail("bad_request", "rtt_ms must be a number of milliseconds")
+        if not self._take_token(f"{sid}/report", self.limits.report_rate):
+            return _rate_limited("p2p_connection")
         values = {
             "t": time.time() * 1000,
             "type": RECORD_TYPE,
@@ -273,12 +283,16 @@ class Signalling:
         done = scene_state.get("episodes_done", 0) if isinstance(scene_state, dict) else 0
         return done if isinstance(done, int) and done >= 0 else 0
 
-    def _take_token(self, sid: str) -> bool:
+    def _relay_rate(self, info: GroupInfo) -> float:
+        return self.limits.relay_rate * max(1, len(info.members) - 1)
+
+    def _take_token(self, key: str, rate: float) -> bool:
+        """Whether the bucket ``key`` (refilled at ``rate`` a second, holding up to twice
+        that) has a token for one more message; takes it."""
         now = time.monotonic()
-        rate = self.limits.relay_rate
-        bucket = self._buckets.get(sid)
+        bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[sid] = _Bucket(2 * rate, now)
+            bucket = self._buckets[key] = _Bucket(2 * rate, now)
         bucket.tokens = min(2 * rate, bucket.tokens + (now - bucket.at) * rate)
         bucket.at = now
         if bucket.tokens < 1:
@@ -293,9 +307,8 @@ class Signalling:
         if event.name != "disconnected":
             return
         pid = event.participant_id
-        self._buckets = {
-            sid: b for sid, b in self._buckets.items() if sid in self.server.sessions.sid_to_pid
-        }
+        sids = self.server.sessions.sid_to_pid
+        self._buckets = {k: b for k, b in self._buckets.items() if k.split("/")[0] in sids}
         active = self.server.sessions.active
         for game_id in self.groups_of.get(pid, ()):
             info = self.groups[game_id]
@@ -310,6 +323,10 @@ def _json_size(value: Any) -> int | None:
         return len(json.dumps(value, separators=(",", ":"), allow_nan=False))
     except (TypeError, ValueError):
         return None
+
+
+def _rate_limited(event: str) -> dict[str, Any]:
+    return _fail("rate_limited", f"too many {event} messages a second; this one was dropped")
 
 
 def _too_large(event: str, size: int, limit: int) -> dict[str, Any]:

@@ -250,14 +250,21 @@ def test_a_flood_of_relay_messages_is_cut_at_the_rate_limit(tmp_path: Path) -> N
     async def run(server: StudyServer) -> None:
         (a, b, c), z, game_id = await _trio(server)
         assert server.server is not None
-        server.server.p2p_signalling.limits = SignallingLimits(relay_rate=10)  # type: ignore[attr-defined]
+        limits = SignallingLimits(relay_rate=10, report_rate=2)
+        server.server.p2p_signalling.limits = limits  # type: ignore[attr-defined]
         answers = [
             await a.call("p2p_relay", {"game_id": game_id, "to": "pb", "data": str(i)})
-            for i in range(60)
+            for i in range(100)
         ]
         refused = [x for x in answers if not x["ok"]]
         assert refused and all(x["code"] == "rate_limited" for x in refused)
-        assert 15 <= len(answers) - len(refused) <= 30  # a burst of 20, plus what refills
+        # 10 a second for each of two partners: a burst of 40, plus what refills meanwhile.
+        assert 38 <= len(answers) - len(refused) <= 60
+        assert len(b.pushed.get("p2p_relay", [])) == len(answers) - len(refused)
+        # Connection reports (written to disk) have their own, smaller budget.
+        report = {"game_id": game_id, "peer": "pc", "state": "lost", "via": "relay"}
+        codes = [(await a.call("p2p_connection", report)).get("code") for _ in range(10)]
+        assert codes[:4] == [None] * 4 and "rate_limited" in codes
         await _close(a, b, c, z)
 
     with StudyServer(_config(tmp_path)) as server:
