@@ -200,9 +200,10 @@ def test_webrtc_false_forces_the_relay(browser: Any, study: StudyServer) -> None
 def test_a_data_channel_that_never_opens_falls_back_to_the_relay(
     browser: Any, study: StudyServer
 ) -> None:
-    # Relay-only ICE with no TURN server gathers no candidate: WebRTC cannot connect.
+    # Relay-only ICE through a TURN server that does not answer: WebRTC cannot connect.
     a, b = _page(browser, study, "pa"), _page(browser, study, "pb")
-    opened = _open_all([a, b], iceTransportPolicy="relay", rtcTimeoutMs=1500)
+    turn = {"urls": ["turn:127.0.0.1:9?transport=udp"], "username": "mug", "credential": "pw"}
+    opened = _open_all([a, b], iceServers=[turn], iceTransportPolicy="relay", rtcTimeoutMs=1500)
     assert [o["via"] for o in opened] == [{"pb": "relay"}, {"pa": "relay"}]
     _exchange([a, b], ["pa", "pb"])
     rows = _wait_rows(study, "pa", 1)
