@@ -282,3 +282,19 @@ def test_a_reloaded_page_is_lost_then_back_over_webrtc(browser: Any, study: Stud
     states = [(r["state"], r["via"]) for r in _wait_rows(study, "pa", 3)]
     assert states == [("open", "webrtc"), ("lost", "relay"), ("back", "webrtc")]
     _close(a, b)
+
+
+def test_the_test_network_knobs_delay_messages_and_the_round_trip(
+    browser: Any, study: StudyServer
+) -> None:
+    a, b = _page(browser, study, "pa"), _page(browser, study, "pb")
+    assert [o["via"] for o in _open_all([a, b], netem={"delayMs": 60})] == [
+        {"pb": "webrtc"},
+        {"pa": "webrtc"},
+    ]
+    # Each direction adds 60 ms, so the measured round trip grows past 120 ms.
+    a.wait_for_function("transport.rttMs('pb') > 110", timeout=10_000)
+    _exchange([a, b], ["pa", "pb"])
+    a.evaluate("window.transport.config.netem.delayMs = 0")  # read live: back to normal
+    a.wait_for_function("transport.rttMs('pb') < 100", timeout=15_000)
+    _close(a, b)

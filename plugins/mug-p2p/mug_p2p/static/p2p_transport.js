@@ -53,7 +53,8 @@ const MAX_EARLY = 1000;
  * @param {number} [options.silentAfterMs] an open DataChannel not heard from for this long,
  *   while the relay still hears the peer, is abandoned for the relay
  * @param {{delayMs?: number, jitterMs?: number, loss?: number}} [options.netem] test-only:
- *   delay, jitter and drop incoming messages (`m` frames) to simulate a worse network
+ *   delay, jitter and drop incoming messages and round-trip probes to simulate a worse
+ *   network (the object is read at each frame, so changing it takes effect at once)
  * @returns {Promise<Transport>}
  */
 export async function openTransport({
@@ -448,8 +449,23 @@ export class Transport {
   // -- frames --------------------------------------------------------------------------------
 
   onFrame(from, frame, path) {
+    if (typeof frame !== "string" || frame.length === 0) return;
+    const netem = this.config.netem;
+    if (netem && "mpq".includes(frame[0])) {
+      // Test-only network emulation: messages and round-trip probes alike (read live).
+      if (netem.loss && Math.random() < netem.loss) return;
+      const delay = (netem.delayMs ?? 0) + (netem.jitterMs ?? 0) * Math.random();
+      if (delay > 0) {
+        setTimeout(() => this.handleFrame(from, frame, path), delay);
+        return;
+      }
+    }
+    this.handleFrame(from, frame, path);
+  }
+
+  handleFrame(from, frame, path) {
     const link = this.links.get(from);
-    if (!link || this.closed || typeof frame !== "string" || frame.length === 0) return;
+    if (!link || this.closed) return;
     const now = performance.now();
     const kind = frame[0];
     const body = frame.slice(1);
@@ -463,7 +479,7 @@ export class Transport {
     } else if (link.pendingFallback && path === "relay") {
       this.linkOpen(link, "relay", link.reason, "fallback");
     }
-    if (kind === "m") this.deliver(from, body);
+    if (kind === "m") this.deliverNow(from, body);
     else if (kind === "p") {
       if (path === "webrtc") this.sendDc(link, "q" + body);
       else this.relay(from, "q" + body);
@@ -501,19 +517,6 @@ export class Transport {
       link.via = "relay";
     }
     this.connect(link);
-  }
-
-  deliver(from, text) {
-    const netem = this.config.netem;
-    if (netem) {
-      if (netem.loss && Math.random() < netem.loss) return;
-      const delay = (netem.delayMs ?? 0) + (netem.jitterMs ?? 0) * Math.random();
-      if (delay > 0) {
-        setTimeout(() => this.closed || this.deliverNow(from, text), delay);
-        return;
-      }
-    }
-    this.deliverNow(from, text);
   }
 
   deliverNow(from, text) {
