@@ -114,6 +114,7 @@ class Link {
     this.rtcTimer = null;
     this.negotiating = false; // a (re)opening is under way; "open"/"back" follows it
     this.returning = false; // the next opening is reported as "back"
+    this.pendingFallback = false; // moved to the relay; "fallback" once the peer is heard there
     this.reason = null;
     this.lastHeard = 0;
     this.lastHeardDc = 0;
