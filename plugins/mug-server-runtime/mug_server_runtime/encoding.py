@@ -1,10 +1,25 @@
-"""Frames on the wire: Surface deltas as newline-terminated JSON in a raw-deflate stream.
+"""Frames on the wire: compact Surface deltas as JSON lines in a raw-deflate stream.
 
-Each viewer has its own compression stream, flushed after every frame (``Z_SYNC_FLUSH``), so
-a frame costs only what changed and what the previous frames cannot predict: about 150 bytes
-for a slime volleyball frame, 4.5 KB/s at 30 fps. The page feeds the bytes to a
-``DecompressionStream("deflate-raw")`` and splits the text at newlines. A viewer who
-(re)connects gets a new stream that starts with a full packet rebuilt from the deltas so far.
+A game has one :class:`ViewStream` per distinct view (one for everyone, or one per agent when the
+env draws a view per agent). Each tick the view's Surface packet is turned into a *delta* that
+holds only the fields that changed (a polygon or line that moved sends the differences of its
+points, in hundredths of a pixel, which deflate squeezes to a few bytes), written as one JSON
+line, and deflated once; the same bytes go to every viewer of that view. The stream is flushed
+after every frame (``Z_SYNC_FLUSH``), so each frame can be decoded as soon as it arrives.
+
+A page that (re)joins starts a new stream of its view (every viewer of that view moves to it):
+its first frame is a full delta (``c`` set) rebuilt from the view's current scene.
+
+Line: ``{"step", "episode", "t", "delta"}``; ``delta`` fields (absent when empty):
+
+- ``q``: the Surface packet's ``seq``; ``c``: ``[width, height]`` when the scene starts over;
+- ``a``: assets to load; ``n``: objects in full (new ids, or ids whose fields changed shape);
+- ``u``: ``[id, {field: value}]`` updates of existing objects; a ``dp`` field holds the
+  differences of ``points`` in hundredths (``new = round(old * 100) + d) / 100``);
+- ``r``: removed ids; ``z``: the complete paint order when it changed.
+
+:func:`decode_stream` (and the page's ``server_runtime.js``) turn deltas back into ordinary
+Surface packets.
 """
 
 from __future__ import annotations
@@ -13,59 +28,155 @@ import json
 import zlib
 from typing import Any
 
-from mug_core.rendering.packets import PACKET_VERSION, Scene, apply_packet
+from mug_core.rendering.packets import PACKET_VERSION
+
+_dumps = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+_SYNC = zlib.Z_SYNC_FLUSH
 
 
-class FrameStream:
-    """The frames of one viewer: mirrors their scene and compresses what is sent."""
+def _points_delta(old: list[float], new: list[float]) -> list[int]:
+    return [round(b * 100) - round(a * 100) for a, b in zip(old, new, strict=True)]
+
+
+class ViewStream:
+    """One view of a game: its current scene (for late joiners) and its compressed frames."""
 
     def __init__(self) -> None:
-        self.scene: Scene | None = None
+        self.objects: dict[str, dict[str, Any]] = {}
+        self.order: list[str] = []
+        self.assets: dict[str, Any] = {}
+        self.size: list[int] | None = None
+        self.seq = 0
         self.stream_id = 0
+        self.bytes_out = 0
         self._compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
-        self.bytes_sent = 0
 
     def restart(self) -> bytes:
-        """Start a new compression stream for a (re)connected page; returns its first frame
-        (a full packet of the current scene, or nothing before the first frame)."""
+        """Start a new stream (for a (re)joining page); returns its first frame: the whole
+        current scene, or nothing before the first frame."""
         self.stream_id += 1
         self._compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
-        if self.scene is None:
+        if self.size is None:
             return b""
-        return self._encode(self.full_packet(), {})
-
-    def full_packet(self) -> dict[str, Any]:
-        """A packet that rebuilds the whole current scene from nothing."""
-        assert self.scene is not None
-        scene = self.scene
-        return {
-            "version": PACKET_VERSION,
-            "seq": scene["seq"],
-            "clear": True,
-            "width": scene["width"],
-            "height": scene["height"],
-            "assets": list(scene["assets"].values()),
-            "objects": [scene["objects"][i] for i in scene["order"]],
-            "removed": [],
-            "order": list(scene["order"]),
-        }
+        delta: dict[str, Any] = {"q": self.seq, "c": self.size}
+        if self.assets:
+            delta["a"] = list(self.assets.values())
+        delta["n"] = [self.objects[i] for i in self.order]
+        delta["z"] = self.order
+        return self._write(delta, {})
 
     def frame(self, packet: dict[str, Any], extra: dict[str, Any]) -> bytes:
-        """Record ``packet`` in the mirror and return its compressed bytes (with ``extra``,
-        e.g. step and HUD values, in the same JSON line). Every packet of the viewer's surface
-        must pass through here, sent or not, so the mirror stays whole."""
-        self.scene = apply_packet(self.scene, packet)  # type: ignore[arg-type]
-        return self._encode(packet, extra)
+        """Take the view's next Surface packet and return its compressed line (``extra``, e.g.
+        step and episode, goes in the same line). Every packet of the view's Surface must pass
+        through here, sent or not, so the view's scene stays whole."""
+        return self._write(self.delta(packet), extra)
 
-    def _encode(self, packet: dict[str, Any], extra: dict[str, Any]) -> bytes:
-        line = json.dumps({**extra, "packet": packet}, separators=(",", ":")) + "\n"
-        data = self._compressor.compress(line.encode()) + self._compressor.flush(zlib.Z_SYNC_FLUSH)
-        self.bytes_sent += len(data)
+    def delta(self, packet: dict[str, Any]) -> dict[str, Any]:
+        """Apply ``packet`` to the view's scene and return its compact delta."""
+        objects = self.objects
+        delta: dict[str, Any] = {"q": packet["seq"]}
+        self.seq = packet["seq"]
+        if packet["clear"]:
+            objects.clear()
+            self.size = [packet["width"], packet["height"]]
+            delta["c"] = self.size
+        if packet["assets"]:
+            for asset in packet["assets"]:
+                self.assets.setdefault(asset["name"], asset)
+            delta["a"] = packet["assets"]
+        removed = packet["removed"]
+        if removed:
+            for object_id in removed:
+                objects.pop(object_id, None)
+            delta["r"] = removed
+        full: list[dict[str, Any]] = []
+        updates: list[list[Any]] = []
+        for obj in packet["objects"]:
+            object_id = obj["id"]
+            old = objects.get(object_id)
+            objects[object_id] = obj
+            if old is None or old.keys() != obj.keys() or old["type"] != obj["type"]:
+                full.append(obj)
+                continue
+            changed: dict[str, Any] = {}
+            for field, value in obj.items():
+                before = old[field]
+                if before != value:
+                    if field == "points" and len(before) == len(value):
+                        changed["dp"] = _points_delta(before, value)
+                    else:
+                        changed[field] = value
+            if changed:
+                updates.append([object_id, changed])
+        if full:
+            delta["n"] = full
+        if updates:
+            delta["u"] = updates
+        if packet["order"] is not None:
+            self.order = packet["order"]
+            delta["z"] = packet["order"]
+        return delta
+
+    def _write(self, delta: dict[str, Any], extra: dict[str, Any]) -> bytes:
+        line = _dumps({**extra, "delta": delta}) + "\n"
+        compressor = self._compressor
+        data = compressor.compress(line.encode()) + compressor.flush(_SYNC)
+        self.bytes_out += len(data)
         return data
 
 
+class DeltaDecoder:
+    """Turns one stream's deltas back into Surface packets (what the page's decoder does)."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, dict[str, Any]] = {}
+        self.size = [0, 0]
+
+    def packet(self, delta: dict[str, Any]) -> dict[str, Any]:
+        objects = self.objects
+        clear = "c" in delta
+        if clear:
+            objects.clear()
+            self.size = list(delta["c"])
+        for object_id in delta.get("r", ()):
+            objects.pop(object_id, None)
+        out = []
+        for obj in delta.get("n", ()):
+            objects[obj["id"]] = obj
+            out.append(obj)
+        for object_id, changed in delta.get("u", ()):
+            obj = dict(objects[object_id])
+            for field, value in changed.items():
+                if field == "dp":
+                    pairs = zip(obj["points"], value, strict=True)
+                    obj["points"] = [(round(a * 100) + d) / 100 for a, d in pairs]
+                else:
+                    obj[field] = value
+            objects[object_id] = obj
+            out.append(obj)
+        return {
+            "version": PACKET_VERSION,
+            "seq": delta["q"],
+            "clear": clear,
+            "width": self.size[0],
+            "height": self.size[1],
+            "assets": delta.get("a", []),
+            "objects": out,
+            "removed": delta.get("r", []),
+            "order": delta.get("z"),
+        }
+
+
 def decode_stream(chunks: list[bytes]) -> list[dict[str, Any]]:
-    """What a page decodes from one stream's chunks (for tests and tools)."""
+    """What a page decodes from one stream's chunks: ``{step, episode, t, packet}`` per frame
+    (for tests and tools)."""
     inflater = zlib.decompressobj(-15)
+    decoder = DeltaDecoder()
     text = "".join(inflater.decompress(chunk).decode() for chunk in chunks)
-    return [json.loads(line) for line in text.splitlines() if line]
+    frames = []
+    for line in text.splitlines():
+        if line:
+            frame = json.loads(line)
+            frame["packet"] = decoder.packet(frame.pop("delta"))
+            frames.append(frame)
+    return frames

@@ -1,14 +1,14 @@
-"""One game on the server: its env steps on a thread of its own at a fixed schedule.
+"""One game on the server: a state machine that a scheduler thread steps at a fixed rate.
 
-The loop never sleeps "one frame" after doing its work: ticks are scheduled against a
-monotonic clock, so a game at 30 fps does 30 steps a second without drifting, and a slow step
-only delays that game. Frames go to the event loop in one hand-off per tick; step records are
-committed to the study's store about once a second.
+The game never sleeps "one frame" after doing its work: each step is due on a schedule against
+a monotonic clock, so a game at 30 fps does 30 steps a second without drifting. Frames go to the
+event loop with the frames of other games due at the same moment; step records are committed to
+the study's store about once a second.
 """
 
 from __future__ import annotations
 
-import asyncio
+import inspect
 import json
 import logging
 import threading
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from mug_core.data.records import Record
 from mug_core.scenes.gym_scene import GymScene
 from mug_server_runtime.actors import KeyState, action_space, build_actors
-from mug_server_runtime.encoding import FrameStream
+from mug_server_runtime.encoding import ViewStream
 from mug_server_runtime.envload import EnvFiles
 
 if TYPE_CHECKING:
@@ -43,21 +43,37 @@ def _jsonable(value: Any) -> Any:
 
 
 class Player:
-    """A participant in the game: their agent, keys, frames and connection."""
+    """A participant in the game: their agent, keys, view and connection."""
 
-    def __init__(self, pid: str, agent: Any, scene: GymScene) -> None:
+    def __init__(self, pid: str, agent: Any, scene: GymScene, view: Any) -> None:
         self.pid = pid
         self.agent = agent
+        self.view = view  # key of the ViewStream this player sees
         self.keys = KeyState(scene)
-        self.frames = FrameStream()
         self.sid: str | None = None
         self.left_at: float | None = None
         self.replaced = False
         self.pending_inputs: list[tuple[float, float, str, bool]] = []
 
 
+def _renders_per_agent(env: Any) -> bool:
+    """Whether ``env.render`` takes an argument (the agent whose view to draw)."""
+    try:
+        parameters = inspect.signature(env.render).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return any(p.kind in kinds or p.kind == inspect.Parameter.VAR_POSITIONAL for p in parameters)
+
+
 class ServerGame:
-    """A running game. Thread-safe entry points: :meth:`attach`, :meth:`detach`, :meth:`key`."""
+    """A running game, stepped by a :class:`~mug_server_runtime.schedule.GameHost`.
+
+    Thread-safe entry points: :meth:`attach`, :meth:`detach`, :meth:`key`, :meth:`stop`.
+    The env draws one view for everybody, or one per agent when its ``render`` takes the agent
+    (then each player gets their own agent's view); each view is rendered and encoded once per
+    tick, and its bytes go to all of its players.
+    """
 
     def __init__(
         self,
@@ -75,7 +91,6 @@ class ServerGame:
         self.game_id = game_id
         self.seed = seed
         self.episode = episodes_done
-        self.players = {pid: Player(pid, agent, scene) for pid, agent in members.items()}
         self.lock = threading.Lock()
         self.stopped = threading.Event()
         self.started = threading.Event()
@@ -87,24 +102,47 @@ class ServerGame:
             self.env = self.namespace["env"]
             self.multi = callable(getattr(self.env, "action_space", None))
             self.actors = build_actors(scene, self.env, seed, self.namespace)
+        per_agent = self.multi and _renders_per_agent(self.env)
+        self.players = {
+            pid: Player(pid, agent, scene, agent if per_agent else None)
+            for pid, agent in members.items()
+        }
+        self.views = {player.view: ViewStream() for player in self.players.values()}
         self._records: list[Record] = []
-        self._thread = threading.Thread(target=self._run, name=f"mug-game-{game_id}", daemon=True)
+        # the schedule (host thread only)
+        self._phase = "countdown"
+        self._phase_start = 0.0
+        self._countdown_left = 0
+        self._next_tick = 0.0
+        self._last_flush = 0.0
+        self._step = 0
+        self._observations: Any = None
+        self._period = 1.0 / scene.fps
 
     # -- entry points (any thread) -------------------------------------------------------------
 
     def start(self) -> None:
-        self._thread.start()
+        """Start playing (once every player is attached)."""
+        self.manager.hosts.add(self)
 
     def attach(self, pid: str, sid: str) -> None:
-        """(Re)connect a player's page; they get a fresh frame stream."""
+        """(Re)connect a player's page; their view starts a new stream, which begins with the
+        whole current scene."""
         with self.lock:
             player = self.players[pid]
             player.sid = sid
             player.left_at = None
-            first = player.frames.restart()
-            stream = player.frames.stream_id
+            view = self.views[player.view]
+            first = view.restart()
+            stream = view.stream_id
+            viewers = [p.sid for p in self.players.values() if p.view == player.view and p.sid]
         if first:
-            self.manager.send_frames([(sid, stream, first)])
+            self.manager.send_frames([(viewer, stream, first) for viewer in viewers])
+
+    def stream_of(self, pid: str) -> int:
+        """The current stream id of the view ``pid`` sees."""
+        with self.lock:
+            return self.views[self.players[pid].view].stream_id
 
     def detach(self, pid: str) -> None:
         """A player's page closed: their agent plays the default action for now."""
@@ -132,63 +170,72 @@ class ServerGame:
         with self.lock:
             return all(p.sid is not None for p in self.players.values())
 
-    # -- the loop (game thread) ----------------------------------------------------------------
+    # -- the schedule (host thread) ------------------------------------------------------------
 
-    def _run(self) -> None:
+    def advance(self, now: float) -> float | None:
+        """Do what is due at ``now`` (a countdown second, or one step); return when this game
+        is next due, or ``None`` when it is over. A crashing env ends this game only."""
         try:
-            while self.episode < self.scene.num_episodes and not self.stopped.is_set():
-                self._countdown()
-                self._play_episode()
-                self.episode += 1
-                self.manager.episode_done(self, self.episode)
-            if not self.stopped.is_set():
-                self.manager.game_over(self, None)
-        except Exception as exc:  # a crashing env ends its own game only
+            if self.stopped.is_set():
+                self._flush()
+                return None
+            if self._phase == "countdown":
+                return self._count(now)
+            return self._tick(now)
+        except Exception as exc:
             log.exception("game %s (%s) crashed", self.game_id, self.scene_key)
+            self.stopped.set()
             self._flush()
             self.manager.game_over(self, f"The game stopped because of an error: {exc}")
+            return None
 
-    def _wait_until(self, deadline: float) -> None:
-        delay = deadline - time.monotonic()
-        if delay > 0:
-            self.stopped.wait(delay)
+    def _count(self, now: float) -> float | None:
+        if self._countdown_left == 0 and self._phase_start == 0.0:
+            if self.episode >= self.scene.num_episodes:
+                self.manager.game_over(self, None)
+                return None
+            self._phase_start = now
+            self._countdown_left = self.scene.countdown_s
+        if self._countdown_left > 0:
+            self._hud_only({"countdown": self._countdown_left, "episode": self.episode})
+            self._countdown_left -= 1
+            return self._phase_start + (self.scene.countdown_s - self._countdown_left)
+        self._begin_episode(now)
+        return self._tick(now)
 
-    def _countdown(self) -> None:
-        seconds = self.scene.countdown_s
-        start = time.monotonic()
-        for left in range(seconds, 0, -1):
-            self._hud_only({"countdown": left, "episode": self.episode})
-            self._wait_until(start + (seconds - left + 1))
-            if self.stopped.is_set():
-                return
-
-    def _play_episode(self) -> None:
-        scene = self.scene
-        seed = self.seed + self.episode
-        reset = self.env.reset(seed=seed)
-        observations = reset[0] if isinstance(reset, tuple) else reset
+    def _begin_episode(self, now: float) -> None:
+        reset = self.env.reset(seed=self.seed + self.episode)
+        self._observations = reset[0] if isinstance(reset, tuple) else reset
         for actor in self.actors.values():
             actor.reset()
-        period = 1.0 / scene.fps
-        next_tick = time.monotonic()
-        step = 0
-        last_flush = next_tick
-        while not self.stopped.is_set():
-            now = time.monotonic()
-            self.ticks_late.append(now - next_tick)
-            observations, done = self._step(step, observations)
-            step += 1
-            self.step_count += 1
-            if now - last_flush >= FLUSH_EVERY_S:
-                self._flush()
-                last_flush = now
-            if done or (scene.max_steps is not None and step >= scene.max_steps):
-                break
-            next_tick += period
-            if next_tick < time.monotonic() - 1.0:
-                next_tick = time.monotonic()  # far behind (a stall): don't burst to catch up
-            self._wait_until(next_tick)
-        self._flush()
+        self._phase = "play"
+        self._step = 0
+        self._next_tick = now
+        self._last_flush = now
+
+    def _tick(self, now: float) -> float | None:
+        self.ticks_late.append(now - self._next_tick)
+        self._observations, done = self._step_env(self._step, self._observations)
+        self._step += 1
+        self.step_count += 1
+        if now - self._last_flush >= FLUSH_EVERY_S:
+            self._flush()
+            self._last_flush = now
+        max_steps = self.scene.max_steps
+        if done or (max_steps is not None and self._step >= max_steps) or self.stopped.is_set():
+            self._flush()
+            if self.stopped.is_set():
+                return None
+            self.episode += 1
+            self.manager.episode_done(self, self.episode)
+            self._phase = "countdown"
+            self._phase_start = 0.0
+            self._countdown_left = 0
+            return self._count(time.monotonic())
+        self._next_tick += self._period
+        if self._next_tick < now - 1.0:
+            self._next_tick = now  # far behind (a stall): don't burst to catch up
+        return self._next_tick
 
     def _actions(self, observations: Any) -> tuple[dict[Any, Any], list[tuple[Player, list]]]:
         actions: dict[Any, Any] = {}
@@ -200,8 +247,9 @@ class ServerGame:
                 if player.replaced:
                     continue
                 actions[player.agent] = player.keys.action()
-                inputs.append((player, player.pending_inputs))
-                player.pending_inputs = []
+                if player.pending_inputs:
+                    inputs.append((player, player.pending_inputs))
+                    player.pending_inputs = []
         for agent, actor in self.actors.items():
             obs = observations[agent] if self.multi else observations
             actions[agent] = actor.act(obs)
@@ -226,7 +274,7 @@ class ServerGame:
         player.replaced = True
         self._event(player, "replaced_by_ai", None)
 
-    def _step(self, step: int, observations: Any) -> tuple[Any, bool]:
+    def _step_env(self, step: int, observations: Any) -> tuple[Any, bool]:
         actions, inputs = self._actions(observations)
         if self.multi:
             result = self.env.step(actions)
@@ -249,22 +297,19 @@ class ServerGame:
         self._send(step)
         return observations, done
 
-    def _render(self, player: Player) -> Any:
-        render = self.env.render
-        try:
-            return render(player.agent) if self.multi else render()
-        except TypeError:
-            return render()
+    def _render(self, view: Any) -> Any:
+        return self.env.render(view) if view is not None else self.env.render()
 
     def _send(self, step: int) -> None:
         frames = []
-        extra = {"step": step, "episode": self.episode, "t": time.time() * 1000}
+        extra = {"step": step, "episode": self.episode, "t": int(time.time() * 1000)}
         with self.lock:
-            for player in self.players.values():
-                packet = self._render(player)
-                data = player.frames.frame(packet, extra)
-                if player.sid is not None:
-                    frames.append((player.sid, player.frames.stream_id, data))
+            for key, view in self.views.items():
+                data = view.frame(self._render(key), extra)
+                stream = view.stream_id
+                for player in self.players.values():
+                    if player.view == key and player.sid is not None:
+                        frames.append((player.sid, stream, data))
         self.manager.send_frames(frames)
 
     def _hud_only(self, extra: dict[str, Any]) -> None:
@@ -315,9 +360,15 @@ class ServerGame:
         self._records.append(Record(kind="event", values=values, **self._base(player.pid)))
 
     def _flush(self) -> None:
-        records, self._records = self._records, []
+        records = self.take_records()
         if records:
             self.manager.commit(records)
+
+    def take_records(self) -> list[Record]:
+        """Remove and return the records not yet committed."""
+        with self.lock:
+            records, self._records = self._records, []
+        return records
 
 
 def json_size(value: Any) -> int:
@@ -326,4 +377,4 @@ def json_size(value: Any) -> int:
 
 
 Callback = Callable[..., Any]
-__all__ = ["Player", "ServerGame", "asyncio"]
+__all__ = ["Player", "ServerGame"]

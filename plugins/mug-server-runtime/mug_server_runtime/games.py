@@ -18,14 +18,19 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+from engineio import packet as engineio_packet
+from socketio import packet as socketio_packet
+
 from mug_core.data.records import Record
 from mug_core.scenes.gym_scene import GymScene
 from mug_server_runtime.game import ServerGame
+from mug_server_runtime.schedule import HostPool, Outbox
 
 if TYPE_CHECKING:
     from mug_core.server.server import MugServer
 
 log = logging.getLogger(__name__)
+MESSAGE = engineio_packet.MESSAGE
 
 
 def _fail(code: str, message: str) -> dict[str, Any]:
@@ -43,6 +48,8 @@ class GameManager:
         self._building: dict[str, asyncio.Task[ServerGame]] = {}
         self.bytes_sent = 0
         self.frames_sent = 0
+        self.hosts = HostPool()
+        self.outbox = Outbox(self.loop, self._deliver)
         server.sio.on("game_join", self.on_join)
         server.sio.on("game_input", self.on_input)
         server.add_event_listener(self.on_participant_event)
@@ -91,7 +98,7 @@ class GameManager:
             "ok": True,
             "game_id": game_id,
             "agent": player.agent,
-            "stream": player.frames.stream_id,
+            "stream": game.stream_of(pid),
         }
 
     async def _game(
@@ -148,39 +155,73 @@ class GameManager:
 
     def send_frames(self, frames: list[tuple[str, int, bytes]]) -> None:
         if frames:
-            self.loop.call_soon_threadsafe(self._emit_frames, frames)
-
-    def _emit_frames(self, frames: list[tuple[str, int, bytes]]) -> None:
-        for sid, stream, data in frames:
-            self.bytes_sent += len(data)
-            self.frames_sent += 1
-            self.loop.create_task(
-                self.server.sio.emit("game_frame", {"stream": stream, "data": data}, to=sid)
-            )
+            self.outbox.put("frames", frames)
 
     def send_status(self, sids: list[str], status: dict[str, Any]) -> None:
-        for sid in sids:
-            asyncio.run_coroutine_threadsafe(
-                self.server.sio.emit("game_status", status, to=sid), self.loop
-            )
+        if sids:
+            self.outbox.put("status", sids, status)
 
     def commit(self, records: list[Record]) -> None:
-        future = asyncio.run_coroutine_threadsafe(
-            self.server.store.commit(None, records), self.loop
-        )
-        future.add_done_callback(_log_failure)
+        self.outbox.put("commit", records)
 
     def episode_done(self, game: ServerGame, episodes_done: int) -> None:
-        for pid in game.players:
-            asyncio.run_coroutine_threadsafe(
-                self.server.sessions.update_scene_state(
-                    pid, game.scene_key, {"episodes_done": episodes_done}
-                ),
-                self.loop,
-            )
+        self.outbox.put("episode", game, episodes_done)
 
     def game_over(self, game: ServerGame, message: str | None, ended_by: str | None = None) -> None:
-        asyncio.run_coroutine_threadsafe(self._game_over(game, message, ended_by), self.loop)
+        self.outbox.put("over", game, message, ended_by)
+
+    # -- on the event loop ---------------------------------------------------------------------
+
+    def _deliver(self, items: list[tuple[Any, ...]]) -> None:
+        """Everything the games handed over since the last batch, in order."""
+        frames: list[tuple[str, int, bytes]] = []
+        for item in items:
+            kind = item[0]
+            if kind == "frames":
+                frames.extend(item[1])
+                continue
+            if frames:
+                self.loop.create_task(self._relay(frames))
+                frames = []
+            if kind == "status":
+                for sid in item[1]:
+                    self.loop.create_task(self.server.sio.emit("game_status", item[2], to=sid))
+            elif kind == "commit":
+                future = asyncio.ensure_future(self.server.store.commit(None, item[1]))
+                future.add_done_callback(_log_failure)
+            elif kind == "episode":
+                game, episodes_done = item[1], item[2]
+                for pid in game.players:
+                    self.loop.create_task(
+                        self.server.sessions.update_scene_state(
+                            pid, game.scene_key, {"episodes_done": episodes_done}
+                        )
+                    )
+            elif kind == "over":
+                self.loop.create_task(self._game_over(item[1], item[2], item[3]))
+        if frames:
+            self.loop.create_task(self._relay(frames))
+
+    async def _relay(self, frames: list[tuple[str, int, bytes]]) -> None:
+        """Send each ``(sid, stream, data)`` as a ``game_frame`` event, straight to the
+        engine.io sockets: one task for the whole batch instead of several per frame."""
+        sio = self.server.sio
+        eio = sio.eio
+        eio_sid_of = sio.manager.eio_sid_from_sid
+        encode = sio.packet_class
+        for sid, stream, data in frames:
+            eio_sid = eio_sid_of(sid, "/")
+            if eio_sid is None:
+                continue
+            parts = encode(
+                socketio_packet.EVENT,
+                namespace="/",
+                data=["game_frame", {"stream": stream, "data": data}],
+            ).encode()
+            for part in parts if isinstance(parts, list) else [parts]:
+                await eio.send_packet(eio_sid, engineio_packet.Packet(MESSAGE, part))
+            self.bytes_sent += len(data)
+            self.frames_sent += 1
 
     async def _game_over(self, game: ServerGame, message: str | None, ended_by: str | None) -> None:
         game.stop()
@@ -196,8 +237,16 @@ class GameManager:
         self.games.pop(game.game_id, None)
 
     async def stop(self) -> None:
-        for game in list(self.games.values()):
+        """Stop every game (their last records are committed) and the scheduler threads."""
+        games = list(self.games.values())
+        for game in games:
             game.stop()
+        await asyncio.to_thread(self.hosts.close)
+        records = [r for item in self.outbox.take() if item[0] == "commit" for r in item[1]]
+        for game in games:
+            records.extend(game.take_records())
+        if records:
+            await self.server.store.commit(None, records)
 
 
 def _log_failure(future: Any) -> None:

@@ -7,12 +7,65 @@
 import { registerRuntime } from "/static/mug/kernel.js";
 
 /**
- * Decodes one frame stream: raw-deflate bytes, sync-flushed per frame, newline-terminated JSON.
+ * Turns one stream's compact deltas back into Surface packets (see docs/game-protocol.md).
+ */
+class DeltaDecoder {
+  constructor() {
+    /** @type {Map<string, object>} */
+    this.objects = new Map();
+    this.width = 0;
+    this.height = 0;
+  }
+
+  /** @param {object} delta @returns {object} a Surface packet */
+  packet(delta) {
+    const objects = this.objects;
+    const clear = Array.isArray(delta.c);
+    if (clear) {
+      objects.clear();
+      [this.width, this.height] = delta.c;
+    }
+    for (const id of delta.r ?? []) objects.delete(id);
+    const out = [];
+    for (const obj of delta.n ?? []) {
+      objects.set(obj.id, obj);
+      out.push(obj);
+    }
+    for (const [id, changed] of delta.u ?? []) {
+      const obj = { ...objects.get(id) };
+      for (const [field, value] of Object.entries(changed)) {
+        if (field === "dp") {
+          obj.points = obj.points.map((a, i) => (Math.round(a * 100) + value[i]) / 100);
+        } else {
+          obj[field] = value;
+        }
+      }
+      objects.set(id, obj);
+      out.push(obj);
+    }
+    return {
+      version: 1,
+      seq: delta.q,
+      clear,
+      width: this.width,
+      height: this.height,
+      assets: delta.a ?? [],
+      objects: out,
+      removed: delta.r ?? [],
+      order: delta.z ?? null,
+    };
+  }
+}
+
+/**
+ * Decodes one frame stream: raw-deflate bytes, sync-flushed per frame, newline-terminated JSON
+ * lines `{step, episode, t, delta}`; hands on `{step, episode, t, packet}`.
  */
 class FrameDecoder {
   /** @param {(frame: object) => void} onFrame */
   constructor(onFrame) {
     this.onFrame = onFrame;
+    this.deltas = new DeltaDecoder();
     this.stream = new DecompressionStream("deflate-raw");
     this.writer = this.stream.writable.getWriter();
     this.text = "";
@@ -39,7 +92,13 @@ class FrameDecoder {
       while ((newline = this.text.indexOf("\n")) >= 0) {
         const line = this.text.slice(0, newline);
         this.text = this.text.slice(newline + 1);
-        if (line) this.onFrame(JSON.parse(line));
+        if (!line) continue;
+        const frame = JSON.parse(line);
+        if (frame.delta) {
+          frame.packet = this.deltas.packet(frame.delta);
+          delete frame.delta;
+        }
+        this.onFrame(frame);
       }
     }
   }
