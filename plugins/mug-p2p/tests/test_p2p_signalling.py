@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 import types
 from collections.abc import Sequence
 from pathlib import Path
@@ -252,14 +253,16 @@ def test_a_flood_of_relay_messages_is_cut_at_the_rate_limit(tmp_path: Path) -> N
         assert server.server is not None
         limits = SignallingLimits(relay_rate=10, report_rate=2)
         server.server.p2p_signalling.limits = limits  # type: ignore[attr-defined]
+        began = time.monotonic()
         answers = [
             await a.call("p2p_relay", {"game_id": game_id, "to": "pb", "data": str(i)})
             for i in range(100)
         ]
+        elapsed = time.monotonic() - began
         refused = [x for x in answers if not x["ok"]]
         assert refused and all(x["code"] == "rate_limited" for x in refused)
         # 10 a second for each of two partners: a burst of 40, plus what refills meanwhile.
-        assert 38 <= len(answers) - len(refused) <= 60
+        assert 40 <= len(answers) - len(refused) <= 41 + 20 * elapsed
         assert len(b.pushed.get("p2p_relay", [])) == len(answers) - len(refused)
         # Connection reports (written to disk) have their own, smaller budget.
         report = {"game_id": game_id, "peer": "pc", "state": "lost", "via": "relay"}
