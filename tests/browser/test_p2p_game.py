@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from mug_core.plugins import hookimpl, installed_entry_points
+from mug_core.plugins import installed_entry_points
 from mug_core.server.assets import find_vendor_file
 from mug_core.testing import StudyServer
 
@@ -25,6 +25,8 @@ pytestmark = pytest.mark.browser
 
 pyodide_plugin = pytest.importorskip("mug_pyodide.plugin", reason="needs mug-pyodide")
 p2p_runtime = pytest.importorskip("mug_p2p.runtime", reason="needs mug-p2p")
+if "p2p" not in {ep.name for ep in installed_entry_points()}:
+    pytest.skip("mug-p2p is not installed: pip install -e plugins/mug-p2p", allow_module_level=True)
 if pyodide_plugin.pyodide_url() is None and find_vendor_file("pyodide/pyodide.asm.wasm") is None:
     pytest.skip(
         "Pyodide is not installed locally: run `mug assets install`", allow_module_level=True
@@ -35,66 +37,6 @@ STEPS = 180
 LEFT_PID, RIGHT_PID = "lefty", "righty"
 PER_PEER_COLUMNS = ("participant_id", "seq")
 """Columns of a step file that name the participant who stored it (the rest is the game)."""
-
-# A stand-in for p2p_transport.js with the same contract, for pages of one browser context:
-# a BroadcastChannel carries the messages (used until the real transport is installed).
-STAND_IN_TRANSPORT = """
-globalThis.mugP2PTransport = {
-  async openTransport({ gameId, selfId, peerIds, timeoutMs = 15000 }) {
-    const channel = new BroadcastChannel("mug-p2p-test-" + gameId);
-    const heard = new Set();
-    const onMessage = [];
-    const onPeer = [];
-    channel.onmessage = ({ data }) => {
-      if (data.from === selfId || (data.to && data.to !== selfId)) return;
-      if (data.kind === "hello") {
-        if (!heard.has(data.from)) {
-          heard.add(data.from);
-          onPeer.forEach((fn) => fn(data.from, { state: "open", via: "relay" }));
-        }
-        if (!data.reply) channel.postMessage({ kind: "hello", reply: true, from: selfId });
-      } else if (data.kind === "bye") {
-        onPeer.forEach((fn) => fn(data.from, { state: "left", via: "relay" }));
-      } else onMessage.forEach((fn) => fn(data.from, data.text));
-    };
-    addEventListener("pagehide", () => channel.postMessage({ kind: "bye", from: selfId }));
-    const began = Date.now();
-    while (!peerIds.every((p) => heard.has(p))) {
-      if (Date.now() - began > timeoutMs) throw new Error("stand-in transport: no peer");
-      channel.postMessage({ kind: "hello", from: selfId });
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    return {
-      send: (text) => channel.postMessage({ kind: "data", from: selfId, text }),
-      sendTo: (to, text) => channel.postMessage({ kind: "data", from: selfId, to, text }),
-      onMessage: (fn) => onMessage.push(fn),
-      onPeer: (fn) => onPeer.push(fn),
-      via: () => "relay",
-      rttMs: () => null,
-      close: () => channel.close(),
-    };
-  },
-};
-"""
-
-
-class _RuntimeOnly:
-    """Registers the p2p runtime and its client bundles (for a mug-p2p without plugin.py)."""
-
-    @staticmethod
-    @hookimpl
-    def mug_register_runtimes(register: Any) -> None:
-        p2p_runtime.mug_register_runtimes(register)
-
-    @staticmethod
-    @hookimpl
-    def mug_register_client_assets(register: Any) -> None:
-        for name, bundle in p2p_runtime.client_bundles().items():
-            register(name, bundle)
-
-
-def _has_transport() -> bool:
-    return (p2p_runtime.STATIC_DIR / "p2p_transport.js").is_file()
 
 
 def _load_study() -> Any:
@@ -113,25 +55,16 @@ def _config(tmp_path: Path, **options: Any) -> Any:
         countdown_s=1,
         **options,
     )
-    if "p2p" not in {ep.name for ep in installed_entry_points()}:
-        return config.plugins(allow=["storage", "pyodide"], extra={"p2p_runtime": _RuntimeOnly})
     return config.plugins(allow=["storage", "pyodide", "p2p"])
 
 
 @pytest.fixture
 def pages(browser: Any) -> Iterator[tuple[Any, Any]]:
-    """Two participants' pages: one browser context each with the real transport, else two
-    pages of one context sharing the stand-in."""
-    if _has_transport():
-        contexts = [browser.new_context(), browser.new_context()]
-        made = [ctx.new_page() for ctx in contexts]
-    else:
-        contexts = [browser.new_context()]
-        contexts[0].add_init_script(STAND_IN_TRANSPORT)
-        made = [contexts[0].new_page(), contexts[0].new_page()]
+    """Two participants' pages, each in its own browser context (no shared storage)."""
+    contexts = [browser.new_context(), browser.new_context()]
     for ctx in contexts:
         ctx.set_default_timeout(30_000)
-    yield made[0], made[1]
+    yield contexts[0].new_page(), contexts[1].new_page()
     for ctx in contexts:
         ctx.close()
 
@@ -252,7 +185,6 @@ def test_a_peer_closing_its_tab_ends_the_game_or_hands_over_to_ai(
         assert len(rows) < STEPS
 
 
-@pytest.mark.skipif(not _has_transport(), reason="needs mug-p2p's p2p_transport.js")
 def test_without_webrtc_the_server_relay_carries_the_game(
     tmp_path: Path, pages: tuple[Any, Any]
 ) -> None:
@@ -281,12 +213,6 @@ def test_without_webrtc_the_server_relay_carries_the_game(
         assert all(peer["via"] == "relay" for peer in final["peers"].values())
 
 
-def _transport_has_netem() -> bool:
-    path = p2p_runtime.STATIC_DIR / "p2p_transport.js"
-    return path.is_file() and "netem" in path.read_text()
-
-
-@pytest.mark.skipif(not _transport_has_netem(), reason="needs the transport's test network knobs")
 def test_latency_is_rolled_back_and_a_silent_peer_pauses_the_game(
     tmp_path: Path, pages: tuple[Any, Any]
 ) -> None:

@@ -18,9 +18,8 @@
  * returns within `rejoin_timeout_s`, else `after_timeout` applies: `"ai"` hands its agent to the
  * replacement policy on every remaining peer, `"end"` ends the game with `end_message`.
  *
- * Tests and custom deployments may set `globalThis.mugP2PTransport` to a module-like object
- * with the same `openTransport` to use instead of `p2p_transport.js`; tests may set
- * `globalThis.mugP2PNetem` (`{delayMs, jitterMs, loss}`, read live) to worsen the network.
+ * Tests may set `globalThis.mugP2PNetem` (`{delayMs, jitterMs, loss}`, read live) before the
+ * game starts: the transport then delays and drops incoming game messages.
  * @module mug-p2p/runtime
  */
 
@@ -53,7 +52,6 @@ function injectStyle() {
 }
 
 async function loadTransport() {
-  if (globalThis.mugP2PTransport) return globalThis.mugP2PTransport;
   try {
     return await import(TRANSPORT_URL);
   } catch (err) {
