@@ -122,3 +122,71 @@ def test_departed_player_is_replaced_by_the_policy() -> None:
 def test_group_must_cover_the_human_agents() -> None:
     with pytest.raises(p2p_runner.mug_runner.RunnerError, match="does not cover"):
         make_game("alice", members={"alice": "agent_left"})
+
+
+THREE_AGENT_ENV = """
+class Arena:
+    possible_agents = ["red", "blue", "bot"]
+
+    def __init__(self):
+        self.agents = []
+
+    def reset(self, seed=None):
+        self.agents = list(self.possible_agents)
+        self.pos = {a: 0 for a in self.possible_agents}
+        self.t = 0
+        return self._obs(), {a: {} for a in self.agents}
+
+    def _obs(self):
+        return {a: [self.pos[b] for b in self.possible_agents] for a in self.agents}
+
+    def step(self, actions):
+        for agent, action in actions.items():
+            self.pos[agent] = (self.pos[agent] * 3 + action + 1) % 1009
+        self.t += 1
+        done = self.t >= 150
+        if done:
+            self.agents = []
+        rewards = {a: float(self.pos[a] % 2) for a in self.possible_agents}
+        flags = {a: done for a in self.possible_agents}
+        return self._obs(), rewards, flags, dict(flags), {a: {} for a in self.possible_agents}
+
+    def action_space(self, agent):
+        class Space:
+            n = 4
+        return Space()
+
+    def get_state(self):
+        return {"agents": list(self.agents), "pos": dict(self.pos), "t": self.t}
+
+    def set_state(self, state):
+        self.agents = list(state["agents"])
+        self.pos = dict(state["pos"])
+        self.t = state["t"]
+
+env = Arena()
+"""
+
+
+def test_two_humans_and_a_random_ai_agree_on_every_peer() -> None:
+    members = {"alice": "red", "bob": "blue"}
+    policies = {
+        "red": {"type": "human"},
+        "blue": {"type": "human"},
+        "bot": {"type": "random", "seed": 41},
+    }
+    games = {}
+    for peer in members:
+        runner = p2p_runner.mug_runner.Runner(
+            env_code=THREE_AGENT_ENV, policies=policies, agent_ids=["red", "blue", "bot"], seed=3
+        )
+        games[peer] = p2p_runner.P2PGame(
+            runner, members=members, local_peer=peer, game_id="g3", fps=30, input_delay=1
+        )
+        games[peer].reset(0)
+    records = play(games, delay_ticks=4, seed=5)
+    alice, bob = records["alice"], records["bob"]
+    assert len(alice) == 150 and json.dumps(alice) == json.dumps(bob)
+    bot_actions = [record["actions"]["bot"] for record, _ in alice]
+    assert len(set(bot_actions)) == 4
+    assert games["alice"].stats()["rollbacks"] > 0  # the AI was re-simulated, identically
