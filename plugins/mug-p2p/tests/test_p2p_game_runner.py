@@ -43,9 +43,15 @@ def make_game(peer: str, *, steps: int = 240, policies: dict[str, Any] | None = 
 
 
 def play(
-    games: dict[str, Any], *, delay_ticks: int = 3, seed: int = 1, max_ticks: int = 2000
+    games: dict[str, Any],
+    *,
+    delay_ticks: int = 3,
+    seed: int = 1,
+    max_ticks: int = 2000,
+    events: list[Any] | None = None,
 ) -> dict[str, list[Any]]:
-    """Tick every game until each confirmed its episode's end (plus a short linger)."""
+    """Tick every game until each confirmed its episode's end (plus a short linger); the
+    games' events go to ``events`` when given."""
     rng = random.Random(seed)
     in_flight: deque[tuple[int, str, str, str]] = deque()
     records: dict[str, list[Any]] = {p: [] for p in games}
@@ -61,6 +67,8 @@ def play(
             action = rng.choice([0, 1, 2, 3, None])
             out = json.loads(game.tick(json.dumps(action), json.dumps(inbox[peer])))
             records[peer].extend(out["records"])
+            if events is not None:
+                events.extend(out["events"])
             for receiver, text in out["out"]:
                 if rng.random() > 0.05:  # a little loss: every message repeats what is unacked
                     in_flight.append((tick + delay_ticks, peer, receiver, text))
@@ -190,3 +198,28 @@ def test_two_humans_and_a_random_ai_agree_on_every_peer() -> None:
     bot_actions = [record["actions"]["bot"] for record, _ in alice]
     assert len(set(bot_actions)) == 4
     assert games["alice"].stats()["rollbacks"] > 0  # the AI was re-simulated, identically
+
+
+def test_a_desync_is_reported_with_the_frame_and_both_checksums() -> None:
+    # Each peer's env drifts by its own hidden amount: state that get_state() does not capture.
+    members = {"alice": "red", "bob": "blue"}
+    policies = {"red": {"type": "human"}, "blue": {"type": "human"}, "bot": {"type": "random"}}
+    games = {}
+    for drift, peer in enumerate(members):
+        code = THREE_AGENT_ENV.replace(
+            "self.t += 1", f"self.t += 1\n        self.pos['bot'] += {drift}"
+        )
+        runner = p2p_runner.mug_runner.Runner(
+            env_code=code, policies=policies, agent_ids=["red", "blue", "bot"]
+        )
+        games[peer] = p2p_runner.P2PGame(
+            runner, members=members, local_peer=peer, game_id="d", fps=30, checksum_interval=10
+        )
+        games[peer].reset(0)
+    events: list[dict[str, Any]] = []
+    play(games, events=events)
+    desyncs = [e for e in events if e["type"] == "desync"]
+    assert desyncs, "the drifting envs should disagree"
+    first = desyncs[0]
+    assert first["frame"] % 10 == 0 and first["peer"] in members
+    assert first["local_checksum"] != first["remote_checksum"]
