@@ -397,6 +397,7 @@ export async function start(container, spec, host) {
       lastTick = null;
       episodeOver = false;
       watch.over = false;
+      watch.stalledSince = null;
       if (first.packet) host.frame(first.packet);
     },
     run() {
