@@ -19,7 +19,8 @@ pytest.importorskip("mug_pyodide", reason="the game glue builds on mug-pyodide's
 
 STATIC = Path(__file__).resolve().parents[1] / "mug_p2p" / "static"
 SLIME = Path(__file__).resolve().parents[3] / "examples" / "slime_volleyball"
-sys.path[:0] = [str(STATIC), str(SLIME)]
+# Appended, not prepended: the example's generic module names must not shadow others'.
+sys.path += [str(path) for path in (STATIC, SLIME) if str(path) not in sys.path]
 
 import p2p_runner  # noqa: E402
 
