@@ -185,11 +185,17 @@ def test_a_peer_closing_its_tab_ends_the_game_or_hands_over_to_ai(
         assert len(rows) < STEPS
 
 
+@pytest.mark.parametrize("without", ["study_option", "browser_support"])
 def test_without_webrtc_the_server_relay_carries_the_game(
-    tmp_path: Path, pages: tuple[Any, Any]
+    tmp_path: Path, pages: tuple[Any, Any], without: str
 ) -> None:
     left, right = pages
-    config = _config(tmp_path, transport="relay")
+    if without == "study_option":
+        config = _config(tmp_path, transport="relay")
+    else:  # pages whose browser has no WebRTC, in a study that asks for it
+        config = _config(tmp_path)
+        for page in pages:
+            page.add_init_script("delete globalThis.RTCPeerConnection;")
     with StudyServer(config) as server:
         _start_pair(server, left, right)
         _hold(left, "ArrowLeft", 0.6)
