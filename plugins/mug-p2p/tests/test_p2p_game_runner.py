@@ -85,6 +85,7 @@ def test_two_peers_record_identical_confirmed_steps() -> None:
     for game in games.values():
         first = json.loads(game.reset(0))
         assert first["packet"] is not None
+        assert "YOU" in json.dumps(first["packet"])  # each page draws its own player's view
     records = play(games)
     alice, bob = records["alice"], records["bob"]
     assert alice and json.dumps(alice) == json.dumps(bob)

@@ -149,6 +149,11 @@ class P2PGame:
         self.handles: list[str] = list(runner.humans)
         self.players = [owner[key] for key in self.handles]
         self.local_peer = str(local_peer)
+        # Each page draws its own player's view (a multi-view env's render(agent_id)): the
+        # runner draws the view of its only "human".
+        runner.humans = [
+            k for k, p in zip(self.handles, self.players, strict=True) if p == local_peer
+        ]
         self.game_id = str(game_id)
         self.fps = int(fps)
         self.options = {
