@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import secrets
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Self
@@ -455,11 +456,20 @@ class GymScene(Scene):
                     "run yet; use PolicyTypes.Random or a HeuristicPolicy"
                 )
         if self.env_code is not None:
-            defined = _defined_functions(self.env_code)
-            for source in self.python_files.values():
-                defined |= _defined_functions(source)
+            sources = [self.env_code, *self.python_files.values()]
+            defined = set().union(*(_defined_functions(source) for source in sources))
+            shipped = {Path(name).stem for name in self.python_files}
+            # An env from an installed package may define them there: only the page can tell.
+            elsewhere = {
+                module
+                for source in sources
+                for module in _imported_names(source)
+                if module not in shipped
+                and module not in sys.stdlib_module_names
+                and module not in ("mug_core", "__future__")
+            }
             missing = [m for m in ("get_state", "set_state") if m not in defined]
-            if missing:
+            if missing and not elsewhere:
                 problems.append(
                     f"{name}: .multiplayer() needs the env of {self.env_filename} (or the modules "
                     f"it imports) to define {' and '.join(f'{m}()' for m in missing)}: rollback "

@@ -225,3 +225,16 @@ def test_a_desync_is_reported_with_the_frame_and_both_checksums() -> None:
     first = desyncs[0]
     assert first["frame"] % 10 == 0 and first["peer"] in members
     assert first["local_checksum"] != first["remote_checksum"]
+
+
+def test_an_env_without_state_methods_is_refused_by_name() -> None:
+    runner = p2p_runner.mug_runner.Runner(
+        env_code=THREE_AGENT_ENV.replace("def get_state", "def snapshot"),
+        env_filename="arena.py",
+        policies={"red": {"type": "human"}, "blue": {"type": "human"}, "bot": {"type": "random"}},
+        agent_ids=["red", "blue", "bot"],
+    )
+    with pytest.raises(p2p_runner.mug_runner.RunnerError, match=r"arena\.py has no get_state\(\)"):
+        p2p_runner.P2PGame(
+            runner, members={"a": "red", "b": "blue"}, local_peer="a", game_id="g", fps=30
+        )

@@ -82,6 +82,19 @@ def test_env_without_state_methods_is_named() -> None:
     assert any("env.py" in p and "get_state() and set_state()" in p for p in problems), problems
 
 
+def test_an_env_from_an_installed_package_is_left_to_the_page() -> None:
+    # get_state() may be defined in the package: only the page, which builds the env, can tell.
+    scene = (
+        GymScene()
+        .scene("duel")
+        .policies({"a": PolicyTypes.Human, "b": PolicyTypes.Human})
+        .runtime(environment_initialization_code="from some_package import make\nenv = make()\n")
+        .gameplay(action_mapping={"x": 1})
+        .multiplayer()
+    )
+    assert scene.check() == []
+
+
 def test_one_human_is_not_a_multiplayer_game() -> None:
     scene = (
         GymScene()

@@ -138,6 +138,13 @@ class P2PGame:
         replacement: Mapping[str, Any] | None = None,
     ) -> None:
         self.runner = runner
+        missing_methods = [m for m in ("get_state", "set_state") if not hasattr(runner.env, m)]
+        if missing_methods:
+            raise mug_runner.RunnerError(
+                f"the env of {runner.namespace['__file__']} has no "
+                f"{' or '.join(f'{m}()' for m in missing_methods)}: peer-to-peer play saves and "
+                "restores its state with get_state()/set_state(state)"
+            )
         owner = {str(agent): str(peer) for peer, agent in members.items()}
         missing = [key for key in runner.humans if key not in owner]
         if missing or len(owner) != len(runner.humans):
