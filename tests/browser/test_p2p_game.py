@@ -255,3 +255,29 @@ def test_latency_is_rolled_back_and_a_silent_peer_pauses_the_game(
     ]
     assert sum(final["rollbacks"] for final in finals) > 0
     assert all(final["desyncs"] == 0 and final["max_rollback_depth"] <= 8 for final in finals)
+
+
+def test_a_lost_peer_pauses_the_game_until_it_comes_back(
+    tmp_path: Path, pages: tuple[Any, Any]
+) -> None:
+    left, right = pages
+    left.add_init_script("globalThis.mugP2PNetem = {loss: 0};")
+    config = _config(tmp_path, rejoin_timeout_s=30.0)
+    with StudyServer(config) as server:
+        _start_pair(server, left, right)
+        # Nothing from the right page reaches the left one for a while: its link is lost.
+        left.evaluate("globalThis.mugP2PNetem.loss = 1")
+        left.wait_for_selector("text=Your partner's connection was lost.", timeout=15_000)
+        left.evaluate("globalThis.mugP2PNetem.loss = 0")
+        left.wait_for_selector("#mug-p2p-pause", state="hidden", timeout=15_000)
+        for page in (left, right):
+            page.wait_for_selector("#mug-completion-code", timeout=60_000)
+        server.flush()
+    folder = config.study_dir / "slime_duel"
+    _, left_bytes = _game_columns(folder / f"{LEFT_PID}_ep0.csv")
+    _, right_bytes = _game_columns(folder / f"{RIGHT_PID}_ep0.csv")
+    assert left_bytes == right_bytes
+    assert len(left_bytes.splitlines()) == STEPS + 1
+    events = _events(folder / f"{LEFT_PID}_ep0_events.csv")
+    states = [json.loads(e["data"])["state"] for e in events if e["type"] == "p2p_disconnect"]
+    assert states[:2] == ["lost", "back"] and "gone" not in states

@@ -180,7 +180,10 @@ class PeerWatch {
     if (this.gone.has(peer)) return;
     const via = info.via ?? this.transport.via?.(peer) ?? null;
     if (info.state === "open") this.record("p2p_connection", { peer, state: "open", via });
-    else if (info.state === "lost") {
+    else if (this.over) {
+      // Between rounds, or after the last: noted, but nothing to pause, take over or end.
+      this.record("p2p_disconnect", { peer, state: info.state, via });
+    } else if (info.state === "lost") {
       this.record("p2p_disconnect", { peer, state: "lost", via });
       if (!this.lost.has(peer)) {
         const timer = setTimeout(() => this.giveUp(peer, "timeout"), this.options.rejoin_timeout_s * 1000);
@@ -219,7 +222,7 @@ class PeerWatch {
   }
 
   giveUp(peer, reason) {
-    if (this.gone.has(peer)) return;
+    if (this.gone.has(peer) || this.over) return;
     clearTimeout(this.lost.get(peer));
     this.lost.delete(peer);
     this.gone.add(peer);
