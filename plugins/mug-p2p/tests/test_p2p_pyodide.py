@@ -1,8 +1,8 @@
 """The engine gives bit-identical results in Pyodide (Python 3.14) and in CPython.
 
 Runs ``crosscheck.py`` in both and compares the output. Needs ``node`` and a local Pyodide
-distribution (``npm install pyodide``): found through ``MUG_PYODIDE_DIR`` or a
-``node_modules/pyodide`` folder above this file; skipped otherwise (no test needs the internet).
+distribution (``mug assets install``, or ``MUG_PYODIDE_DIR``; see ``mug_p2p.node_pyodide``);
+skipped otherwise (no test needs the internet).
 """
 
 from __future__ import annotations
@@ -15,18 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from mug_p2p.node_pyodide import find_pyodide
 
 HERE = Path(__file__).resolve().parent
 PLUGIN = HERE.parent
-
-
-def find_pyodide() -> Path | None:
-    candidates = [os.environ.get("MUG_PYODIDE_DIR", "")]
-    candidates += [str(parent / "node_modules" / "pyodide") for parent in HERE.parents]
-    for candidate in candidates:
-        if candidate and (Path(candidate) / "pyodide.mjs").is_file():
-            return Path(candidate)
-    return None
 
 
 def test_same_results_in_pyodide_and_cpython():
