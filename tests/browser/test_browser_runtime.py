@@ -7,7 +7,6 @@ study and keep to three game pages.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import itertools
 import json
 import logging
@@ -23,6 +22,7 @@ from mug_core.configurations.configuration_constants import PolicyTypes
 from mug_core.scenes.gym_scene import GymScene
 from mug_core.server.assets import find_vendor_file
 from mug_core.testing import StudyServer
+from tests.support.examples import load_example
 
 pytestmark = pytest.mark.browser
 
@@ -44,11 +44,7 @@ MARGIN_MS = 70  # about two frames: a key change reaches the worker within this
 
 
 def _load_study_module() -> Any:
-    spec = importlib.util.spec_from_file_location("slime_study", SLIME_DIR / "study.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_example("slime_volleyball/study.py")
 
 
 def _rows(path: Path) -> list[dict[str, str]]:

@@ -7,7 +7,6 @@ Each page loads Pyodide (about 3 s of CPU on this machine), so every test starts
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import json
 import time
@@ -20,6 +19,7 @@ import pytest
 from mug_core.plugins import installed_entry_points
 from mug_core.server.assets import find_vendor_file
 from mug_core.testing import StudyServer
+from tests.support.examples import load_example
 
 pytestmark = pytest.mark.browser
 
@@ -32,7 +32,6 @@ if pyodide_plugin.pyodide_url() is None and find_vendor_file("pyodide/pyodide.as
         "Pyodide is not installed locally: run `mug assets install`", allow_module_level=True
     )
 
-SLIME_DIR = Path(__file__).resolve().parents[2] / "examples" / "slime_volleyball"
 STEPS = 180
 LEFT_PID, RIGHT_PID = "lefty", "righty"
 PER_PEER_COLUMNS = ("participant_id", "seq")
@@ -40,11 +39,7 @@ PER_PEER_COLUMNS = ("participant_id", "seq")
 
 
 def _load_study() -> Any:
-    spec = importlib.util.spec_from_file_location("slime_p2p_study", SLIME_DIR / "p2p_study.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_example("slime_volleyball/p2p_study.py")
 
 
 def _config(tmp_path: Path, **options: Any) -> Any:

@@ -4,7 +4,6 @@ page of the same participant and scene (they are kept in the browser's storage).
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -12,19 +11,14 @@ from typing import Any
 import pytest
 
 from mug_core.testing import StudyServer
+from tests.support.examples import load_example
 
 pytest.importorskip("mug_pyodide", reason="needs the browser runtime (mug-pyodide)")
 pytestmark = pytest.mark.browser
 
-SLIME_DIR = Path(__file__).resolve().parents[2] / "examples" / "slime_volleyball"
-
 
 def _study(tmp_path: Path) -> Any:
-    spec = importlib.util.spec_from_file_location("slime_study_upload", SLIME_DIR / "study.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.build_study(
+    return load_example("slime_volleyball/study.py").build_study(
         opponent="heuristic",
         data_dir=tmp_path,
         experiment_id="upload",
