@@ -25,7 +25,7 @@
 
 import "/static/mug/scenes/gym.js";
 import { hideProgress, registerRuntime } from "/static/mug/kernel.js";
-import { KeyMap, humanAgent, normKey, preload, worker } from "/static/pyodide/runtime.js";
+import { humanAgent, listenToKeys, preload, worker } from "/static/pyodide/runtime.js";
 
 const TRANSPORT_URL = new URL("./p2p_transport.js", import.meta.url).href;
 const WORKER_MODULE_URL = new URL("./p2p_worker.js", import.meta.url).href;
@@ -102,58 +102,6 @@ function pauseOverlay(container) {
     },
     remove: () => box.remove(),
   };
-}
-
-/**
- * Listen to the keyboard and send the local player's action to the worker on every change.
- * @returns {() => void} removes the listeners
- */
-function listenToKeys(spec, agent, host) {
-  const keys = new KeyMap(spec.action_mapping);
-  const single = spec.input_mode === "single_keystroke";
-  let sent;
-  const send = (action, mode) => worker.post({ type: "p2p_input", action, mode });
-  const update = () => {
-    const action = keys.action();
-    if (action !== sent) {
-      sent = action;
-      send(action, "held");
-    }
-  };
-  const typing = (event) =>
-    event.target instanceof HTMLElement && event.target.closest("input, textarea, select, [contenteditable]");
-  const down = (event) => {
-    const key = normKey(event.key);
-    if (!keys.has(key) || typing(event)) return;
-    event.preventDefault();
-    if (event.repeat || keys.held.has(key)) return;
-    keys.press(key);
-    host.input({ type: "keydown", key: event.key, agent });
-    if (single) {
-      const action = keys.action(key);
-      if (action !== null) send(action, "press");
-    } else update();
-  };
-  const up = (event) => {
-    const key = normKey(event.key);
-    if (!keys.has(key)) return;
-    event.preventDefault();
-    if (!keys.release(key)) return;
-    host.input({ type: "keyup", key: event.key, agent });
-    if (!single) update();
-  };
-  const release = () => {
-    for (const key of keys.held.keys()) host.input({ type: "keyup", key, agent });
-    keys.held.clear();
-    if (!single) update();
-  };
-  const listeners = [
-    ["keydown", down],
-    ["keyup", up],
-    ["blur", release],
-  ];
-  for (const [type, fn] of listeners) window.addEventListener(type, fn);
-  return () => listeners.forEach(([type, fn]) => window.removeEventListener(type, fn));
 }
 
 /**
@@ -392,7 +340,8 @@ export async function start(container, spec, host) {
     }
   };
 
-  const unkeys = agent === null ? () => {} : listenToKeys(spec, agent, host);
+  const send = (action, mode) => worker.post({ type: "p2p_input", action, mode });
+  const unkeys = agent === null ? () => {} : listenToKeys(spec, agent, host, send);
   return {
     agent,
     async reset(episode) {

@@ -184,14 +184,20 @@ export class KeyMap {
 }
 
 /**
- * Listen to the keyboard for `agent` and tell the worker about action changes.
+ * Listen to the keyboard for `agent`: record key events through `host.input` and pass each
+ * action change to `send(action, mode)` (mode "held", or "press" in single-keystroke games);
+ * by default the worker gets it.
  * @returns {() => void} removes the listeners
  */
-function listenToKeys(spec, agent, host) {
+export function listenToKeys(
+  spec,
+  agent,
+  host,
+  send = (action, mode) => shared.worker.postMessage({ type: "input", agent, action, mode }),
+) {
   const keys = new KeyMap(spec.action_mapping);
   const single = spec.input_mode === "single_keystroke";
   let sent = null;
-  const send = (action, mode) => shared.worker.postMessage({ type: "input", agent, action, mode });
   const update = () => {
     const action = keys.action();
     if (action !== sent) {
