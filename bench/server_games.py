@@ -4,7 +4,9 @@ For each K, starts a study server (``mug run``, a separate process) whose game s
 two-player slime volleyball stepping on the server at 30 fps, then 2K python-socketio clients
 join, get grouped in pairs by the waiting room, and press keys (a key change every 0.4 s). After
 the games have run for ``--seconds``, the server reports its tick lateness (how late each step
-ran against the fixed 30 fps schedule), steps and CPU; the clients count the bytes they got.
+ran against the fixed 30 fps schedule), each game's steps per second (median over games) and
+CPU; the clients count the bytes they got. ``stop s`` is how long the server took to exit after
+SIGTERM, ``load`` the machine's 1-minute load average before the run (other work skews timing).
 
     python bench/server_games.py --games 10,25,50,100
 
@@ -18,7 +20,9 @@ import asyncio
 import json
 import os
 import random
+import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -95,7 +99,12 @@ def _run_k(k: int, seconds: float) -> dict[str, float]:
             "MUG_BENCH_STATS": str(stats_file),
             "PYTHONPATH": str(ROOT / "bench"),
         }
+        load = os.getloadavg()[0]
         server = start_study_process(study, port, env)
+        # Read the server's log as it comes: a full pipe would block the server mid-write.
+        log_tail: list[bytes] = []
+        drain = threading.Thread(target=_drain, args=(server, log_tail), daemon=True)
+        drain.start()
         url = f"http://127.0.0.1:{port}"
         try:
             received = [0] * (2 * k)
@@ -103,22 +112,38 @@ def _run_k(k: int, seconds: float) -> dict[str, float]:
             async def everyone() -> None:
                 await asyncio.gather(*(_client(url, i, seconds, received) for i in range(2 * k)))
 
-            started = time.monotonic()
             asyncio.run(everyone())
-            elapsed = time.monotonic() - started
         finally:
+            stopping = time.monotonic()
             server.terminate()
-            server.wait(timeout=60)
+            try:
+                server.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                raise RuntimeError(
+                    "the server did not stop within 60 s of SIGTERM; its log ends with:\n"
+                    + b"".join(log_tail).decode(errors="replace")[-3000:]
+                ) from None
+            stop_s = time.monotonic() - stopping
         stats = json.loads(stats_file.read_text())
     late = stats["lateness_ms"]
     return {
         "games": stats["games"],
-        "fps": stats["steps"] / max(stats["games"], 1) / elapsed,
+        "fps": _percentile(stats["fps"], 0.5),
         "late_p50": _percentile(late, 0.5),
         "late_p95": _percentile(late, 0.95),
-        "cpu": stats["cpu_s"] / elapsed,
+        "cpu": stats["cpu_share"],
+        "main_cpu": stats["main_cpu_share"],
         "bytes_per_client": sum(received) / len(received) / seconds,
+        "stop_s": stop_s,
+        "load": load,
     }
+
+
+def _drain(server: subprocess.Popen[bytes], tail: list[bytes]) -> None:
+    for line in server.stderr or []:
+        tail.append(line)
+        del tail[:-200]
 
 
 def main() -> None:
@@ -129,12 +154,12 @@ def main() -> None:
     rows = [(k, _run_k(k, args.seconds)) for k in (int(v) for v in args.games.split(","))]
     print(
         f"{'K':>5}{'games':>7}{'fps':>7}{'late p50 ms':>13}{'late p95 ms':>13}"
-        f"{'server CPU':>12}{'B/s/client':>12}"
+        f"{'CPU all':>9}{'CPU main':>9}{'B/s/client':>12}{'stop s':>8}{'load':>7}"
     )
     for k, r in rows:
         print(
             f"{k:>5}{r['games']:>7.0f}{r['fps']:>7.1f}{r['late_p50']:>13.2f}{r['late_p95']:>13.2f}"
-            f"{r['cpu']:>11.0%}{r['bytes_per_client']:>12.0f}"
+            f"{r['cpu']:>9.0%}{r['main_cpu']:>9.0%}{r['bytes_per_client']:>12.0f}{r['stop_s']:>8.1f}{r['load']:>7.2f}"
         )
     good = [k for k, r in rows if r["late_p95"] <= 5.0 and r["games"] == k]
     bytes_per_client = max(r["bytes_per_client"] for _, r in rows)

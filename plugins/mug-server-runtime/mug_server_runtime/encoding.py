@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from base64 import b64decode, b64encode
 from typing import Any
 
 from mug_core.rendering.packets import PACKET_VERSION
@@ -167,12 +168,19 @@ class DeltaDecoder:
         }
 
 
-def decode_stream(chunks: list[bytes]) -> list[dict[str, Any]]:
-    """What a page decodes from one stream's chunks: ``{step, episode, t, packet}`` per frame
-    (for tests and tools)."""
+def frame_event(stream: int, data: bytes) -> str:
+    """The Socket.IO text packet of a ``game_frame`` event ``{stream, data}`` (``data`` in
+    base64): one websocket message, built once and sent as is to every viewer."""
+    return f'2["game_frame",{{"stream":{stream},"data":"{b64encode(data).decode()}"}}]'
+
+
+def decode_stream(chunks: list[bytes | str]) -> list[dict[str, Any]]:
+    """What a page decodes from one stream's chunks (``game_frame`` ``data``, base64 text or
+    bytes): ``{step, episode, t, packet}`` per frame (for tests and tools)."""
     inflater = zlib.decompressobj(-15)
     decoder = DeltaDecoder()
-    text = "".join(inflater.decompress(chunk).decode() for chunk in chunks)
+    raw = [chunk if isinstance(chunk, bytes) else b64decode(chunk) for chunk in chunks]
+    text = "".join(inflater.decompress(chunk).decode() for chunk in raw)
     frames = []
     for line in text.splitlines():
         if line:

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 from mug_core.data.records import Record
 from mug_core.scenes.gym_scene import GymScene
 from mug_server_runtime.actors import KeyState, action_space, build_actors
-from mug_server_runtime.encoding import ViewStream
+from mug_server_runtime.encoding import ViewStream, frame_event
 from mug_server_runtime.envload import EnvFiles
 
 if TYPE_CHECKING:
-    from mug_server_runtime.games import GameManager
+    from mug_server_runtime.worker import WorkerLink as GameManager
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,8 @@ def _renders_per_agent(env: Any) -> bool:
 
 
 class ServerGame:
-    """A running game, stepped by a :class:`~mug_server_runtime.schedule.GameHost`.
+    """A running game, stepped by the scheduler of a worker process
+    (:mod:`mug_server_runtime.worker`), which is its ``manager``.
 
     Thread-safe entry points: :meth:`attach`, :meth:`detach`, :meth:`key`, :meth:`stop`.
     The env draws one view for everybody, or one per agent when its ``render`` takes the agent
@@ -94,8 +95,9 @@ class ServerGame:
         self.lock = threading.Lock()
         self.stopped = threading.Event()
         self.started = threading.Event()
-        self.ticks_late: list[float] = []
+        self.ticks_late: list[float] = []  # seconds each step ran after its due time
         self.step_count = 0
+        self._first_tick = self._last_tick = 0.0
         self.files = EnvFiles(scene)
         with self.files.importable():
             self.namespace = self.files.namespace()
@@ -123,7 +125,7 @@ class ServerGame:
 
     def start(self) -> None:
         """Start playing (once every player is attached)."""
-        self.manager.hosts.add(self)
+        self.manager.schedule(self)
 
     def attach(self, pid: str, sid: str) -> None:
         """(Re)connect a player's page; their view starts a new stream, which begins with the
@@ -137,7 +139,8 @@ class ServerGame:
             stream = view.stream_id
             viewers = [p.sid for p in self.players.values() if p.view == player.view and p.sid]
         if first:
-            self.manager.send_frames([(viewer, stream, first) for viewer in viewers])
+            event = frame_event(stream, first)
+            self.manager.send_frames([(viewer, event, len(first)) for viewer in viewers])
 
     def stream_of(self, pid: str) -> int:
         """The current stream id of the view ``pid`` sees."""
@@ -154,14 +157,18 @@ class ServerGame:
                 player.keys.release_all()
                 self._event(player, "disconnected", None)
 
-    def key(self, pid: str, key: str, down: bool, client_t: float | None) -> None:
-        """A key went down or up in a player's page."""
+    def key(
+        self, pid: str, key: str, down: bool, client_t: float | None, received: float | None = None
+    ) -> None:
+        """A key went down or up in a player's page (``received``: when the study server got
+        it, on the monotonic clock; now by default)."""
         with self.lock:
             player = self.players.get(pid)
             if player is None:
                 return
             player.keys.key(key, down)
-            player.pending_inputs.append((time.monotonic(), client_t or 0.0, key, down))
+            when = received or time.monotonic()
+            player.pending_inputs.append((when, client_t or 0.0, key, down))
 
     def stop(self) -> None:
         self.stopped.set()
@@ -213,8 +220,16 @@ class ServerGame:
         self._next_tick = now
         self._last_flush = now
 
+    def achieved_fps(self) -> float:
+        """Steps per second from the first step to the last one so far."""
+        span = self._last_tick - self._first_tick
+        return (self.step_count - 1) / span if span > 0 else 0.0
+
     def _tick(self, now: float) -> float | None:
         self.ticks_late.append(now - self._next_tick)
+        if not self._first_tick:
+            self._first_tick = now
+        self._last_tick = now
         self._observations, done = self._step_env(self._step, self._observations)
         self._step += 1
         self.step_count += 1
@@ -306,10 +321,11 @@ class ServerGame:
         with self.lock:
             for key, view in self.views.items():
                 data = view.frame(self._render(key), extra)
-                stream = view.stream_id
+                event = None
                 for player in self.players.values():
                     if player.view == key and player.sid is not None:
-                        frames.append((player.sid, stream, data))
+                        event = event or frame_event(view.stream_id, data)
+                        frames.append((player.sid, event, len(data)))
         self.manager.send_frames(frames)
 
     def _hud_only(self, extra: dict[str, Any]) -> None:
@@ -363,6 +379,10 @@ class ServerGame:
         records = self.take_records()
         if records:
             self.manager.commit(records)
+
+    def flush_now(self) -> None:
+        """Hand over the records not yet committed (when the server stops)."""
+        self._flush()
 
     def take_records(self) -> list[Record]:
         """Remove and return the records not yet committed."""

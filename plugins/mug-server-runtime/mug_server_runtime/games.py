@@ -1,5 +1,9 @@
 """The games of one study server: created when their players arrive, fed with their keys.
 
+Games step in a few game processes (:mod:`mug_server_runtime.worker`, one per core up to 4,
+or ``MUG_GAME_PROCESSES``), each running many games on one fixed-rate scheduler; this process
+only relays what they produce: frames to the pages, records to the store.
+
 Socket events (besides the kernel's):
 
 - ``game_join`` ``{scene_key}`` from a page on a server-runtime game scene: attaches the page to
@@ -16,15 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import TYPE_CHECKING, Any
 
 from engineio import packet as engineio_packet
-from socketio import packet as socketio_packet
 
-from mug_core.data.records import Record
 from mug_core.scenes.gym_scene import GymScene
-from mug_server_runtime.game import ServerGame
-from mug_server_runtime.schedule import HostPool, Outbox
+from mug_server_runtime.remote import GameProxy, Worker
 
 if TYPE_CHECKING:
     from mug_core.server.server import MugServer
@@ -43,13 +45,15 @@ class GameManager:
     def __init__(self, server: MugServer) -> None:
         self.server = server
         self.loop = asyncio.get_running_loop()
-        self.games: dict[str, ServerGame] = {}
-        self.by_pid: dict[str, ServerGame] = {}
-        self._building: dict[str, asyncio.Task[ServerGame]] = {}
+        self.games: dict[str, GameProxy] = {}
+        self.by_pid: dict[str, GameProxy] = {}
+        self._building: dict[str, asyncio.Task[GameProxy]] = {}
+        self.workers: list[Worker] = []
+        self.finished: list[GameProxy] = []  # ended games (their timing comes at stop)
+        self._commits: set[asyncio.Future[Any]] = set()
         self.bytes_sent = 0
         self.frames_sent = 0
-        self.hosts = HostPool()
-        self.outbox = Outbox(self.loop, self._deliver)
+        self.processes = int(os.environ.get("MUG_GAME_PROCESSES") or min(os.cpu_count() or 1, 4))
         server.sio.on("game_join", self.on_join)
         server.sio.on("game_input", self.on_input)
         server.add_event_listener(self.on_participant_event)
@@ -90,8 +94,7 @@ class GameManager:
             log.exception("could not build the env of %s", current.scene_key)
             return _fail("env_error", f"The game could not start: {exc}")
         game.attach(pid, sid)
-        if not game.started.is_set() and game.all_attached():
-            game.started.set()
+        if not game.started and game.all_attached():
             game.start()
         player = game.players[pid]
         return {
@@ -108,33 +111,51 @@ class GameManager:
         scene_key: str,
         members: dict[str, Any],
         scene_state: dict[str, Any],
-    ) -> ServerGame:
+    ) -> GameProxy:
         """The game ``game_id``, built once even when its players arrive together."""
         game = self.games.get(game_id)
         if game is not None:
             return game
         building = self._building.get(game_id)
         if building is None:
+            seed = int(scene_state.get("seed") or 0)
+            done = int(scene_state.get("episodes_done", 0))
             building = self._building[game_id] = self.loop.create_task(
-                asyncio.to_thread(
-                    ServerGame,
-                    self,
-                    scene,
-                    scene_key,
-                    game_id,
-                    members,
-                    int(scene_state.get("seed") or 0),
-                    int(scene_state.get("episodes_done", 0)),
-                )
+                self._build(game_id, scene, scene_key, members, seed, done)
             )
         try:
             game = await building
         finally:
             self._building.pop(game_id, None)
+        return game
+
+    async def _build(
+        self,
+        game_id: str,
+        scene: GymScene,
+        scene_key: str,
+        members: dict[str, Any],
+        seed: int,
+        episodes_done: int,
+    ) -> GameProxy:
+        worker = self._worker()
+        views = await worker.build(
+            game_id, scene, scene_key, members, seed, episodes_done, self.experiment_id
+        )
+        game = GameProxy(worker, game_id, scene_key, members, views)
         self.games[game_id] = game
         for member in members:
             self.by_pid[member] = game
         return game
+
+    def _worker(self) -> Worker:
+        """The game process with the fewest games (starting processes up to the limit)."""
+        self.workers = [w for w in self.workers if w.alive]
+        if len(self.workers) < self.processes:
+            worker = Worker(self.loop, self._deliver, self._worker_lost)
+            self.workers.append(worker)
+            return worker
+        return min(self.workers, key=lambda w: len(w.games))
 
     async def on_input(self, sid: str, data: Any = None) -> None:
         pid = self.server.sessions.sid_to_pid.get(sid)
@@ -151,80 +172,65 @@ class GameManager:
             if game is not None:
                 game.detach(event.participant_id)
 
-    # -- called from game threads --------------------------------------------------------------
+    # -- from the game processes (event loop) -------------------------------------------------
 
-    def send_frames(self, frames: list[tuple[str, int, bytes]]) -> None:
-        if frames:
-            self.outbox.put("frames", frames)
-
-    def send_status(self, sids: list[str], status: dict[str, Any]) -> None:
-        if sids:
-            self.outbox.put("status", sids, status)
-
-    def commit(self, records: list[Record]) -> None:
-        self.outbox.put("commit", records)
-
-    def episode_done(self, game: ServerGame, episodes_done: int) -> None:
-        self.outbox.put("episode", game, episodes_done)
-
-    def game_over(self, game: ServerGame, message: str | None, ended_by: str | None = None) -> None:
-        self.outbox.put("over", game, message, ended_by)
-
-    # -- on the event loop ---------------------------------------------------------------------
-
-    def _deliver(self, items: list[tuple[Any, ...]]) -> None:
-        """Everything the games handed over since the last batch, in order."""
-        frames: list[tuple[str, int, bytes]] = []
+    def _deliver(self, worker: Worker, items: list[tuple[Any, ...]]) -> None:
+        """Everything a game process handed over in one batch, in order."""
         for item in items:
             kind = item[0]
             if kind == "frames":
-                frames.extend(item[1])
-                continue
-            if frames:
-                self.loop.create_task(self._relay(frames))
-                frames = []
-            if kind == "status":
+                self.loop.create_task(self._relay(item[1]))
+            elif kind == "status":
                 for sid in item[1]:
                     self.loop.create_task(self.server.sio.emit("game_status", item[2], to=sid))
             elif kind == "commit":
                 future = asyncio.ensure_future(self.server.store.commit(None, item[1]))
-                future.add_done_callback(_log_failure)
+                self._commits.add(future)
+                future.add_done_callback(self._committed)
             elif kind == "episode":
-                game, episodes_done = item[1], item[2]
-                for pid in game.players:
+                game = self.games.get(item[1])
+                for pid in game.players if game is not None else ():
                     self.loop.create_task(
                         self.server.sessions.update_scene_state(
-                            pid, game.scene_key, {"episodes_done": episodes_done}
+                            pid, game.scene_key, {"episodes_done": item[2]}
                         )
                     )
             elif kind == "over":
-                self.loop.create_task(self._game_over(item[1], item[2], item[3]))
-        if frames:
-            self.loop.create_task(self._relay(frames))
+                game = self.games.get(item[1])
+                if game is not None:
+                    self.loop.create_task(self._game_over(game, item[2], item[3]))
 
-    async def _relay(self, frames: list[tuple[str, int, bytes]]) -> None:
-        """Send each ``(sid, stream, data)`` as a ``game_frame`` event, straight to the
-        engine.io sockets: one task for the whole batch instead of several per frame."""
+    def _committed(self, future: asyncio.Future[Any]) -> None:
+        self._commits.discard(future)
+        _log_failure(future)
+
+    def _worker_lost(self, worker: Worker) -> None:
+        log.error("a game process ended unexpectedly; its games end")
+        for game in list(self.games.values()):
+            if game.worker is worker:
+                message = "The game stopped because its server process ended."
+                self.loop.create_task(self._game_over(game, message, None))
+
+    async def _relay(self, frames: list[tuple[str, str, int]]) -> None:
+        """Send each ``(sid, packet text, size)`` frame straight to its engine.io socket: one
+        task per batch, one websocket message per frame, no per-frame encoding here."""
         sio = self.server.sio
-        eio = sio.eio
+        send = sio.eio.send_packet
         eio_sid_of = sio.manager.eio_sid_from_sid
-        encode = sio.packet_class
-        for sid, stream, data in frames:
+        Packet = engineio_packet.Packet
+        for sid, text, size in frames:
             eio_sid = eio_sid_of(sid, "/")
-            if eio_sid is None:
-                continue
-            parts = encode(
-                socketio_packet.EVENT,
-                namespace="/",
-                data=["game_frame", {"stream": stream, "data": data}],
-            ).encode()
-            for part in parts if isinstance(parts, list) else [parts]:
-                await eio.send_packet(eio_sid, engineio_packet.Packet(MESSAGE, part))
-            self.bytes_sent += len(data)
-            self.frames_sent += 1
+            if eio_sid is not None:
+                await send(eio_sid, Packet(MESSAGE, text))
+                self.bytes_sent += size
+                self.frames_sent += 1
 
-    async def _game_over(self, game: ServerGame, message: str | None, ended_by: str | None) -> None:
+    async def _game_over(self, game: GameProxy, message: str | None, ended_by: str | None) -> None:
+        if self.games.pop(game.game_id, None) is None:
+            return  # already over
         game.stop()
+        game.worker.games.discard(game.game_id)
+        self.finished.append(game)
         for pid, player in game.players.items():
             if message is not None:
                 changes = {"ended": {"message": message, "ended_by": ended_by}}
@@ -233,20 +239,20 @@ class GameManager:
                 await self.server.sio.emit(
                     "game_over", {"scene_key": game.scene_key, "message": message}, to=player.sid
                 )
-            self.by_pid.pop(pid, None)
-        self.games.pop(game.game_id, None)
+            if self.by_pid.get(pid) is game:
+                self.by_pid.pop(pid, None)
 
     async def stop(self) -> None:
-        """Stop every game (their last records are committed) and the scheduler threads."""
-        games = list(self.games.values())
-        for game in games:
-            game.stop()
-        await asyncio.to_thread(self.hosts.close)
-        records = [r for item in self.outbox.take() if item[0] == "commit" for r in item[1]]
-        for game in games:
-            records.extend(game.take_records())
-        if records:
-            await self.server.store.commit(None, records)
+        """Stop every game and game process; their last records are stored before this
+        returns, and each game's timing (``ticks_late``, ``step_count``) is filled in."""
+        workers, self.workers = self.workers, []
+        results = await asyncio.gather(*(w.close() for w in workers))
+        stats = {game_id: s for result in results for game_id, s in result.items()}
+        for game in [*self.games.values(), *self.finished]:
+            if game.game_id in stats:
+                game.take_stats(stats[game.game_id])
+        if self._commits:
+            await asyncio.gather(*self._commits, return_exceptions=True)
 
 
 def _log_failure(future: Any) -> None:

@@ -7,10 +7,8 @@ import signal
 import subprocess
 import threading
 from pathlib import Path
-from typing import Any
 
 import socketio
-from mug_server_runtime.schedule import Outbox
 
 from mug_core.testing import free_port, start_study_process
 
@@ -36,29 +34,6 @@ app.run(
     .plugins(allow=["storage", "server_runtime"])
 )
 """
-
-
-class _Loop:
-    """Stands in for an event loop that is too busy to run anything yet."""
-
-    def __init__(self) -> None:
-        self.wakeups = 0
-
-    def call_soon_threadsafe(self, callback: Any) -> None:
-        self.wakeups += 1
-
-
-def test_the_outbox_wakes_a_busy_loop_once_however_much_is_queued() -> None:
-    loop = _Loop()
-    delivered: list[Any] = []
-    outbox = Outbox(loop, delivered.extend)
-    for n in range(10_000):
-        outbox.put("frames", n)
-    assert loop.wakeups == 1
-    outbox._drain()
-    assert [n for _, n in delivered] == list(range(10_000))
-    outbox.put("frames", "next")
-    assert loop.wakeups == 2
 
 
 async def _play(url: str, index: int, started: list[int]) -> socketio.AsyncClient:

@@ -103,9 +103,17 @@ class FrameDecoder {
     }
   }
 
-  /** @param {ArrayBuffer|Uint8Array} bytes */
-  push(bytes) {
-    this.writer.write(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes));
+  /** @param {string|ArrayBuffer|Uint8Array} data the next chunk (base64 text, or bytes) */
+  push(data) {
+    let bytes;
+    if (typeof data === "string") {
+      const text = atob(data);
+      bytes = new Uint8Array(text.length);
+      for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+    } else {
+      bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
+    }
+    this.writer.write(bytes);
   }
 
   close() {

@@ -1,0 +1,187 @@
+"""Game processes: server games step in a few worker processes; the study server relays bytes.
+
+A worker process (``python -m mug_server_runtime.worker FD``) runs many games on one fixed-rate
+scheduler: a heap of deadlines against the monotonic clock, one thread, no lock contention with
+the event loop of the study server. It talks to the study server over a socket pair with pickled
+tuples (:mod:`multiprocessing.connection` framing):
+
+- server to worker: ``("build", game_id, scene, scene_key, members, seed, episodes_done,
+  experiment_id)``, ``("attach", game_id, pid, sid)``, ``("detach", game_id, pid)``,
+  ``("key", game_id, pid, key, down, t)``, ``("start", game_id)``, ``("stop", game_id)``,
+  ``("shutdown",)``;
+- worker to server: ``("built", game_id, views, error)``, ``("batch", items)`` once per wake-up
+  with everything its games produced (frames, statuses, records, episode ends, game ends), and
+  ``("bye", stats)`` after a shutdown, once every game's last records were sent.
+"""
+
+from __future__ import annotations
+
+import gc
+import heapq
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from multiprocessing.connection import Connection
+from typing import Any
+
+from mug_core.data.records import Record
+
+log = logging.getLogger(__name__)
+
+
+class WorkerLink:
+    """The study server, as the games in a worker process see it: what they hand over is
+    queued and sent in one batch per scheduler wake-up."""
+
+    def __init__(self, experiment_id: str = "") -> None:
+        self.experiment_id = experiment_id
+        self.items: list[tuple[Any, ...]] = []
+        self.heap: list[tuple[float, int, Any]] = []
+        self._counter = 0
+
+    def schedule(self, game: Any, when: float | None = None) -> None:
+        self._counter += 1
+        heapq.heappush(self.heap, (when or time.monotonic(), self._counter, game))
+
+    def send_frames(self, frames: list[tuple[str, str, int]]) -> None:
+        """Queue ``(sid, socket.io packet text, bytes of frame data)`` for the pages."""
+        if not frames:
+            return
+        items = self.items
+        if items and items[-1][0] == "frames":
+            items[-1][1].extend(frames)
+        else:
+            items.append(("frames", list(frames)))
+
+    def send_status(self, sids: list[str], status: dict[str, Any]) -> None:
+        if sids:
+            self.items.append(("status", sids, status))
+
+    def commit(self, records: list[Record]) -> None:
+        self.items.append(("commit", records))
+
+    def episode_done(self, game: Any, episodes_done: int) -> None:
+        self.items.append(("episode", game.game_id, episodes_done))
+
+    def game_over(self, game: Any, message: str | None, ended_by: str | None = None) -> None:
+        self.items.append(("over", game.game_id, message, ended_by))
+
+    def take(self) -> list[tuple[Any, ...]]:
+        items, self.items = self.items, []
+        return items
+
+
+def _stats(game: Any) -> dict[str, Any]:
+    return {
+        "ticks_late": game.ticks_late,
+        "step_count": game.step_count,
+        "fps": game.achieved_fps(),
+    }
+
+
+def serve(conn: Connection) -> None:
+    """The worker's loop: run due games, apply commands, send each wake-up's output."""
+    from mug_server_runtime.game import ServerGame
+
+    link = WorkerLink()
+    games: dict[str, ServerGame] = {}
+    finished: dict[str, dict[str, Any]] = {}
+    heap = link.heap
+    monotonic = time.monotonic
+    while True:
+        delay = heap[0][0] - monotonic() if heap else 1.0
+        try:
+            ready = conn.poll(max(delay, 0.0))
+            while ready:
+                message = conn.recv()
+                kind = message[0]
+                if kind == "shutdown":
+                    for game in games.values():
+                        game.stop()
+                        game.flush_now()
+                    stats = {**finished, **{gid: _stats(g) for gid, g in games.items()}}
+                    conn.send(("batch", link.take()))
+                    conn.send(("bye", stats))
+                    return
+                if kind == "build":
+                    _, game_id, scene, scene_key, members, seed, done, experiment_id = message
+                    link.experiment_id = experiment_id
+                    try:
+                        game = ServerGame(link, scene, scene_key, game_id, members, seed, done)
+                    except Exception as exc:
+                        log.exception("could not build the env of %s", scene_key)
+                        conn.send(("built", game_id, None, f"{type(exc).__name__}: {exc}"))
+                    else:
+                        games[game_id] = game
+                        views = {pid: p.view for pid, p in game.players.items()}
+                        conn.send(("built", game_id, views, None))
+                    gc.freeze()  # what the new env built stays: keep it out of full passes
+                else:
+                    game = games.get(message[1])
+                    if game is not None:
+                        _apply(game, message)
+                ready = conn.poll(0)
+        except (EOFError, OSError):
+            return  # the study server has gone
+        while heap and heap[0][0] <= monotonic():
+            _, _, game = heapq.heappop(heap)
+            when = game.advance(monotonic())
+            if when is None:
+                if games.pop(game.game_id, None) is not None:
+                    finished[game.game_id] = _stats(game)
+            else:
+                link.schedule(game, when)
+        if link.items:
+            try:
+                conn.send(("batch", link.take()))
+            except OSError:
+                return
+
+
+def _apply(game: Any, message: tuple[Any, ...]) -> None:
+    kind = message[0]
+    if kind == "key":
+        game.key(*message[2:])
+    elif kind == "attach":
+        game.attach(message[2], message[3])
+    elif kind == "detach":
+        game.detach(message[2])
+    elif kind == "start":
+        game.start()
+    elif kind == "stop":
+        game.stop()
+
+
+def spawn() -> tuple[subprocess.Popen[bytes], socket.socket]:
+    """Start a worker process; returns it and the study server's end of its socket pair
+    (messages framed as :class:`multiprocessing.connection.Connection` frames them)."""
+    ours, theirs = socket.socketpair()
+    paths = [p for p in sys.path if p and os.path.isdir(p)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mug_server_runtime.worker", str(theirs.fileno())],
+        pass_fds=(theirs.fileno(),),
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
+    theirs.close()
+    return process, ours
+
+
+def main() -> None:
+    # Ctrl+C reaches the whole process group; the study server decides when games stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    conn = Connection(int(sys.argv[1]))
+    try:
+        serve(conn)
+    finally:
+        conn.close()
+
+
+if __name__ == "__main__":
+    main()
