@@ -37,6 +37,7 @@ def _points(points: Any, call: str, minimum: int, sx: float, sy: float) -> list[
             f"{call}(): points must be a sequence of (x, y) pairs, got {type(points).__name__}"
         )
     flat: list[float] = []
+    append = flat.append
     for i, point in enumerate(points):
         try:
             px, py = point
@@ -44,8 +45,15 @@ def _points(points: Any, call: str, minimum: int, sx: float, sy: float) -> list[
             raise TypeError(
                 f"{call}(): points[{i}] must be an (x, y) pair, got {point!r}"
             ) from None
-        flat.append(_r2(_number(px, call, f"points[{i}]") * sx))
-        flat.append(_r2(_number(py, call, f"points[{i}]") * sy))
+        if type(px) is float and type(py) is float and px - px == 0.0 and py - py == 0.0:
+            # the common case, inlined: finite floats, rounded as _r2 does
+            px *= sx
+            py *= sy
+            append(int(px * 100.0 + (0.5 if px >= 0 else -0.5)) / 100.0)
+            append(int(py * 100.0 + (0.5 if py >= 0 else -0.5)) / 100.0)
+            continue
+        append(_r2(_number(px, call, f"points[{i}]") * sx))
+        append(_r2(_number(py, call, f"points[{i}]") * sy))
     if len(flat) < 2 * minimum:
         raise ValueError(f"{call}(): points needs at least {minimum} points, got {len(flat) // 2}")
     return flat
