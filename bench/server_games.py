@@ -4,9 +4,12 @@ For each K, starts a study server (``mug run``, a separate process) whose game s
 two-player slime volleyball stepping on the server at 30 fps, then 2K python-socketio clients
 join, get grouped in pairs by the waiting room, and press keys (a key change every 0.4 s). After
 the games have run for ``--seconds``, the server reports its tick lateness (how late each step
-ran against the fixed 30 fps schedule), each game's steps per second (median over games) and
-CPU; the clients count the bytes they got. ``stop s`` is how long the server took to exit after
-SIGTERM, ``load`` the machine's 1-minute load average before the run (other work skews timing).
+ran against the fixed 30 fps schedule, counted from one second after the last game started),
+each game's steps per second (median over games) and CPU (all processes, and the study server's
+main process alone, in cores), the CPU of the simulated clients (this process, on the same
+machine); the clients count the bytes they got. ``stop s`` is how long the
+server took to exit after SIGTERM, ``load`` the machine's 1-minute load average before the run
+(other work on the machine skews timing).
 
     python bench/server_games.py --games 10,25,50,100
 
@@ -112,7 +115,10 @@ def _run_k(k: int, seconds: float) -> dict[str, float]:
             async def everyone() -> None:
                 await asyncio.gather(*(_client(url, i, seconds, received) for i in range(2 * k)))
 
+            clients_cpu = time.process_time()
+            clients_wall = time.monotonic()
             asyncio.run(everyone())
+            clients_cpu = (time.process_time() - clients_cpu) / (time.monotonic() - clients_wall)
         finally:
             stopping = time.monotonic()
             server.terminate()
@@ -134,6 +140,7 @@ def _run_k(k: int, seconds: float) -> dict[str, float]:
         "late_p95": _percentile(late, 0.95),
         "cpu": stats["cpu_share"],
         "main_cpu": stats["main_cpu_share"],
+        "clients_cpu": clients_cpu,
         "bytes_per_client": sum(received) / len(received) / seconds,
         "stop_s": stop_s,
         "load": load,
@@ -154,12 +161,12 @@ def main() -> None:
     rows = [(k, _run_k(k, args.seconds)) for k in (int(v) for v in args.games.split(","))]
     print(
         f"{'K':>5}{'games':>7}{'fps':>7}{'late p50 ms':>13}{'late p95 ms':>13}"
-        f"{'CPU all':>9}{'CPU main':>9}{'B/s/client':>12}{'stop s':>8}{'load':>7}"
+        f"{'CPU all':>9}{'CPU main':>9}{'CPU bots':>9}{'B/s/client':>12}{'stop s':>8}{'load':>7}"
     )
     for k, r in rows:
         print(
             f"{k:>5}{r['games']:>7.0f}{r['fps']:>7.1f}{r['late_p50']:>13.2f}{r['late_p95']:>13.2f}"
-            f"{r['cpu']:>9.0%}{r['main_cpu']:>9.0%}{r['bytes_per_client']:>12.0f}{r['stop_s']:>8.1f}{r['load']:>7.2f}"
+            f"{r['cpu']:>9.0%}{r['main_cpu']:>9.0%}{r['clients_cpu']:>9.0%}{r['bytes_per_client']:>12.0f}{r['stop_s']:>8.1f}{r['load']:>7.2f}"
         )
     good = [k for k, r in rows if r["late_p95"] <= 5.0 and r["games"] == k]
     bytes_per_client = max(r["bytes_per_client"] for _, r in rows)

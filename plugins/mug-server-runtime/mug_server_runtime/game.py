@@ -97,7 +97,7 @@ class ServerGame:
         self.started = threading.Event()
         self.ticks_late: list[float] = []  # seconds each step ran after its due time
         self.step_count = 0
-        self._first_tick = self._last_tick = 0.0
+        self.first_tick = self._last_tick = 0.0  # monotonic time of the first and last steps
         self.files = EnvFiles(scene)
         with self.files.importable():
             self.namespace = self.files.namespace()
@@ -179,15 +179,21 @@ class ServerGame:
 
     # -- the schedule (host thread) ------------------------------------------------------------
 
-    def advance(self, now: float) -> float | None:
-        """Do what is due at ``now`` (a countdown second, or one step); return when this game
-        is next due, or ``None`` when it is over. A crashing env ends this game only."""
+    @property
+    def period(self) -> float:
+        """Seconds between steps."""
+        return self._period
+
+    def advance(self, now: float, due: float | None = None) -> float | None:
+        """Do what is due at ``due`` (a countdown second, or one step), running at ``now``;
+        return when this game is next due, or ``None`` when it is over. A crashing env ends
+        this game only."""
         try:
             if self.stopped.is_set():
                 self._flush()
                 return None
             if self._phase == "countdown":
-                return self._count(now)
+                return self._count(now if due is None else due, now)
             return self._tick(now)
         except Exception as exc:
             log.exception("game %s (%s) crashed", self.game_id, self.scene_key)
@@ -196,18 +202,18 @@ class ServerGame:
             self.manager.game_over(self, f"The game stopped because of an error: {exc}")
             return None
 
-    def _count(self, now: float) -> float | None:
+    def _count(self, due: float, now: float) -> float | None:
         if self._countdown_left == 0 and self._phase_start == 0.0:
             if self.episode >= self.scene.num_episodes:
                 self.manager.game_over(self, None)
                 return None
-            self._phase_start = now
+            self._phase_start = due
             self._countdown_left = self.scene.countdown_s
         if self._countdown_left > 0:
             self._hud_only({"countdown": self._countdown_left, "episode": self.episode})
             self._countdown_left -= 1
             return self._phase_start + (self.scene.countdown_s - self._countdown_left)
-        self._begin_episode(now)
+        self._begin_episode(self._phase_start + self.scene.countdown_s)
         return self._tick(now)
 
     def _begin_episode(self, now: float) -> None:
@@ -222,13 +228,13 @@ class ServerGame:
 
     def achieved_fps(self) -> float:
         """Steps per second from the first step to the last one so far."""
-        span = self._last_tick - self._first_tick
+        span = self._last_tick - self.first_tick
         return (self.step_count - 1) / span if span > 0 else 0.0
 
     def _tick(self, now: float) -> float | None:
         self.ticks_late.append(now - self._next_tick)
-        if not self._first_tick:
-            self._first_tick = now
+        if not self.first_tick:
+            self.first_tick = now
         self._last_tick = now
         self._observations, done = self._step_env(self._step, self._observations)
         self._step += 1
@@ -246,7 +252,7 @@ class ServerGame:
             self._phase = "countdown"
             self._phase_start = 0.0
             self._countdown_left = 0
-            return self._count(time.monotonic())
+            return self._count(self._next_tick + self._period, time.monotonic())
         self._next_tick += self._period
         if self._next_tick < now - 1.0:
             self._next_tick = now  # far behind (a stall): don't burst to catch up

@@ -239,6 +239,7 @@ class GameProxy:
         self.ticks_late: list[float] = []
         self.step_count = 0
         self.fps = 0.0
+        self.first_tick = 0.0
 
     def achieved_fps(self) -> float:
         return self.fps
@@ -278,3 +279,4 @@ class GameProxy:
         self.ticks_late = stats.get("ticks_late", [])
         self.step_count = stats.get("step_count", 0)
         self.fps = stats.get("fps", 0.0)
+        self.first_tick = stats.get("first_tick", 0.0)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import gc
 import heapq
 import logging
+import math
 import os
 import signal
 import socket
@@ -32,6 +33,10 @@ from mug_core.data.records import Record
 
 log = logging.getLogger(__name__)
 
+#: Phases per frame period that new games are spread over (fewer wake-ups than one per game,
+#: short enough batches that the last game of a phase still steps on time).
+SLOTS = 6
+
 
 class WorkerLink:
     """The study server, as the games in a worker process see it: what they hand over is
@@ -42,10 +47,34 @@ class WorkerLink:
         self.items: list[tuple[Any, ...]] = []
         self.heap: list[tuple[float, int, Any]] = []
         self._counter = 0
+        self._slot_load = [0] * SLOTS
+        self._slot_of: dict[str, int] = {}
 
     def schedule(self, game: Any, when: float | None = None) -> None:
+        """Step ``game`` at ``when``; a new game (no ``when``) starts in the least used of
+        :data:`SLOTS` phases of its frame period, so that games of one phase share a wake-up
+        and its one batch to the study server."""
+        if when is None:
+            when = self._start_time(game)
         self._counter += 1
-        heapq.heappush(self.heap, (when or time.monotonic(), self._counter, game))
+        heapq.heappush(self.heap, (when, self._counter, game))
+
+    def _start_time(self, game: Any) -> float:
+        now = time.monotonic()
+        period = getattr(game, "period", 0.0)
+        if not period:
+            return now
+        slot = min(range(SLOTS), key=self._slot_load.__getitem__)
+        self._slot_load[slot] += 1
+        self._slot_of[game.game_id] = slot
+        offset = slot * period / SLOTS
+        return math.ceil((now - offset) / period) * period + offset
+
+    def finished(self, game: Any) -> None:
+        """``game`` is over: its phase is free again."""
+        slot = self._slot_of.pop(game.game_id, None)
+        if slot is not None:
+            self._slot_load[slot] -= 1
 
     def send_frames(self, frames: list[tuple[str, str, int]]) -> None:
         """Queue ``(sid, socket.io packet text, bytes of frame data)`` for the pages."""
@@ -80,6 +109,7 @@ def _stats(game: Any) -> dict[str, Any]:
         "ticks_late": game.ticks_late,
         "step_count": game.step_count,
         "fps": game.achieved_fps(),
+        "first_tick": game.first_tick,
     }
 
 
@@ -128,9 +158,10 @@ def serve(conn: Connection) -> None:
         except (EOFError, OSError):
             return  # the study server has gone
         while heap and heap[0][0] <= monotonic():
-            _, _, game = heapq.heappop(heap)
-            when = game.advance(monotonic())
+            due, _, game = heapq.heappop(heap)
+            when = game.advance(monotonic(), due)
             if when is None:
+                link.finished(game)
                 if games.pop(game.game_id, None) is not None:
                     finished[game.game_id] = _stats(game)
             else:
