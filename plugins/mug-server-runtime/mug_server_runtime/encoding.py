@@ -50,13 +50,13 @@ class ViewStream:
         self.seq = 0
         self.stream_id = 0
         self.bytes_out = 0
-        self._compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+        self._compressor = zlib.compressobj(1, zlib.DEFLATED, -12, 4)
 
     def restart(self) -> bytes:
         """Start a new stream (for a (re)joining page); returns its first frame: the whole
         current scene, or nothing before the first frame."""
         self.stream_id += 1
-        self._compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+        self._compressor = zlib.compressobj(1, zlib.DEFLATED, -12, 4)
         if self.size is None:
             return b""
         delta: dict[str, Any] = {"q": self.seq, "c": self.size}

@@ -30,11 +30,25 @@ log = logging.getLogger(__name__)
 FLUSH_EVERY_S = 1.0
 
 
+_PLAIN = frozenset((int, str, bool, type(None)))
+
+
 def _jsonable(value: Any) -> Any:
-    if hasattr(value, "tolist"):
-        return value.tolist()
+    """``value`` with numpy arrays and scalars as lists and numbers, tuples as lists, dict keys
+    as strings and NaN as ``None``."""
+    kind = type(value)
+    if kind is float:
+        return None if value != value else value
+    if kind in _PLAIN:
+        return value
+    if kind is list or kind is tuple:
+        if all(type(v) is float and v == v for v in value):
+            return list(value)  # a copy: the env may change its list in place later
+        return [_jsonable(v) for v in value]
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
+    if hasattr(value, "tolist"):
+        return _jsonable(value.tolist())
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
     if isinstance(value, float) and value != value:
