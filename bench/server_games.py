@@ -11,7 +11,7 @@ machine); the clients count the bytes they got. ``stop s`` is how long the
 server took to exit after SIGTERM, ``load`` the machine's 1-minute load average before the run
 (other work on the machine skews timing).
 
-    python bench/server_games.py --games 10,25,50,100
+    python bench/server_games.py --games 10,25,50,100 [--sink-processes]
 
 Last line: ``max_games_at_p95_lateness_5ms=K bytes_per_s_per_client=B``.
 """
@@ -52,7 +52,7 @@ game = (
 app.run(
     ExperimentConfig()
     .experiment(stager=Stager([game, EndScene().scene("end")]), experiment_id="bench_games")
-    .data(data_dir={data_dir!r})
+    .data(data_dir={data_dir!r}, sink_processes={sink_processes!r})
     .plugins(extra={{"bench_stats": server_stats_plugin}})
 )
 """
@@ -86,7 +86,7 @@ async def _client(url: str, index: int, seconds: float, received: list[int]) -> 
     await client.disconnect()
 
 
-def _run_k(k: int, seconds: float) -> dict[str, float]:
+def _run_k(k: int, seconds: float, sink_processes: bool) -> dict[str, float]:
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         study = Path(tmp) / "study.py"
@@ -94,6 +94,7 @@ def _run_k(k: int, seconds: float) -> dict[str, float]:
             STUDY.format(
                 env_file=str(ROOT / "examples" / "slime_volleyball" / "env_file.py"),
                 data_dir=str(Path(tmp) / "data"),
+                sink_processes=sink_processes,
             )
         )
         stats_file = Path(tmp) / "stats.json"
@@ -157,8 +158,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--games", default="10,25,50,100", help="comma-separated K values")
     parser.add_argument("--seconds", type=float, default=10.0, help="play time per K")
+    parser.add_argument(
+        "--sink-processes",
+        action="store_true",
+        help="write the CSV files from a process of their own (the study's sink_processes)",
+    )
     args = parser.parse_args()
-    rows = [(k, _run_k(k, args.seconds)) for k in (int(v) for v in args.games.split(","))]
+    ks = [int(v) for v in args.games.split(",")]
+    rows = [(k, _run_k(k, args.seconds, args.sink_processes)) for k in ks]
     print(
         f"{'K':>5}{'games':>7}{'fps':>7}{'late p50 ms':>13}{'late p95 ms':>13}"
         f"{'CPU all':>9}{'CPU main':>9}{'CPU bots':>9}{'B/s/client':>12}{'stop s':>8}{'load':>7}"

@@ -183,6 +183,9 @@ class Worker:
             return
         self.alive = False
         self.channel.close()
+        with contextlib.suppress(OSError):
+            self.process.kill()
+        self.loop.create_task(asyncio.to_thread(self.process.wait))  # reap it
         for future in self._built.values():
             if not future.done():
                 future.set_result((None, "the game process ended"))

@@ -248,3 +248,41 @@ def test_a_player_who_returns_in_time_keeps_their_slot(tmp_path: Path) -> None:
     config.stager.all_scenes()[0].reconnection(timeout_s=5, then="end")  # type: ignore[union-attr]
     with StudyServer(config) as server:
         asyncio.run(run(server))
+
+
+def test_a_game_process_that_dies_ends_its_games_and_new_games_still_start(
+    tmp_path: Path,
+) -> None:
+    config = _study(tmp_path)
+    config.stager.all_scenes()[0].max_steps = 100_000  # type: ignore[union-attr]
+
+    async def run(server: StudyServer) -> None:
+        first = Page(server, "first")
+        assert (await first.start())["ok"]
+        for _ in range(200):
+            if first.chunks:
+                break
+            await asyncio.sleep(0.05)
+        assert first.chunks, "the game streams frames"
+        manager = server.server.games  # type: ignore[union-attr]
+        for worker in manager.workers:
+            worker.process.kill()
+        for _ in range(200):
+            if first.over:
+                break
+            await asyncio.sleep(0.05)
+        assert "server process ended" in first.over[0]["message"]
+        done = await first.sio.call("advance", {"scene_key": "match", "response": {}})
+        assert done["ok"] and done["scene"]["scene_key"] == "end"
+        second = Page(server, "second")
+        assert (await second.start())["ok"]
+        for _ in range(200):
+            if len(second.frames()) >= 5:
+                break
+            await asyncio.sleep(0.05)
+        assert len(second.frames()) >= 5, "a new game runs in a new game process"
+        await first.sio.disconnect()
+        await second.sio.disconnect()
+
+    with StudyServer(config) as server:
+        asyncio.run(run(server))
