@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import zlib
 from base64 import b64decode, b64encode
+from operator import sub
 from typing import Any
 
 from mug_core.rendering.packets import PACKET_VERSION
@@ -35,8 +36,8 @@ _dumps = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 _SYNC = zlib.Z_SYNC_FLUSH
 
 
-def _points_delta(old: list[float], new: list[float]) -> list[int]:
-    return [round(b * 100) - round(a * 100) for a, b in zip(old, new, strict=True)]
+def _hundredths(points: list[float]) -> list[int]:
+    return [round(v * 100) for v in points]
 
 
 class ViewStream:
@@ -50,6 +51,7 @@ class ViewStream:
         self.seq = 0
         self.stream_id = 0
         self.bytes_out = 0
+        self._points: dict[str, list[int]] = {}  # last points sent per id, in hundredths
         self._compressor = zlib.compressobj(1, zlib.DEFLATED, -12, 4)
 
     def restart(self) -> bytes:
@@ -79,6 +81,7 @@ class ViewStream:
         self.seq = packet["seq"]
         if packet["clear"]:
             objects.clear()
+            self._points.clear()
             self.size = [packet["width"], packet["height"]]
             delta["c"] = self.size
         if packet["assets"]:
@@ -89,6 +92,7 @@ class ViewStream:
         if removed:
             for object_id in removed:
                 objects.pop(object_id, None)
+                self._points.pop(object_id, None)
             delta["r"] = removed
         full: list[dict[str, Any]] = []
         updates: list[list[Any]] = []
@@ -98,14 +102,20 @@ class ViewStream:
             objects[object_id] = obj
             if old is None or old.keys() != obj.keys() or old["type"] != obj["type"]:
                 full.append(obj)
+                self._points.pop(object_id, None)
                 continue
             changed: dict[str, Any] = {}
             for field, value in obj.items():
                 before = old[field]
                 if before != value:
                     if field == "points" and len(before) == len(value):
-                        changed["dp"] = _points_delta(before, value)
+                        now = _hundredths(value)
+                        then = self._points.get(object_id) or _hundredths(before)
+                        changed["dp"] = list(map(sub, now, then))
+                        self._points[object_id] = now
                     else:
+                        if field == "points":
+                            self._points.pop(object_id, None)
                         changed[field] = value
             if changed:
                 updates.append([object_id, changed])
