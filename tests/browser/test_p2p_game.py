@@ -276,3 +276,42 @@ def test_a_lost_peer_pauses_the_game_until_it_comes_back(
     events = _events(folder / f"{LEFT_PID}_ep0_events.csv")
     states = [json.loads(e["data"])["state"] for e in events if e["type"] == "p2p_disconnect"]
     assert states[:2] == ["lost", "back"] and "gone" not in states
+
+
+def test_a_page_whose_main_thread_stalls_catches_up_and_agrees(
+    tmp_path: Path, pages: tuple[Any, Any]
+) -> None:
+    """What a background tab goes through: its page's own thread runs late (timers throttled,
+    messages held back) while the simulation's worker goes on; afterwards it catches up and
+    records the same game as its partner."""
+    left, right = pages
+    config = _config(tmp_path)
+    with StudyServer(config) as server:
+        _start_pair(server, left, right)
+        right.keyboard.down("ArrowLeft")
+        before = int(left.get_attribute("#mug-game", "data-step") or 0)
+        left.evaluate(
+            "() => { const end = performance.now() + 3000; while (performance.now() < end); }"
+        )
+        right.keyboard.up("ArrowLeft")
+        left.wait_for_function(
+            f"Number(document.querySelector('#mug-game')?.dataset.step ?? -1) > {before + 60}",
+            timeout=30_000,
+        )
+        for page in (left, right):
+            page.wait_for_selector("#mug-completion-code", timeout=60_000)
+        server.flush()
+    folder = config.study_dir / "slime_duel"
+    _, left_bytes = _game_columns(folder / f"{LEFT_PID}_ep0.csv")
+    _, right_bytes = _game_columns(folder / f"{RIGHT_PID}_ep0.csv")
+    assert left_bytes == right_bytes
+    assert len(left_bytes.splitlines()) == STEPS + 1
+    final = [
+        json.loads(e["data"])
+        for e in _events(folder / f"{LEFT_PID}_ep0_events.csv")
+        if e["type"] == "p2p_metrics"
+    ][-1]
+    assert final["desyncs"] == 0
+    # The partner's inputs were held back: the page predicted to the window's end, waited, then
+    # rolled back once they arrived.
+    assert final["max_rollback_depth"] > 0 and final["stalled_ticks"] > 0
