@@ -157,8 +157,13 @@ def serve(conn: Connection) -> None:
                 ready = conn.poll(0)
         except (EOFError, OSError):
             return  # the study server has gone
-        while heap and heap[0][0] <= monotonic():
-            due, _, game = heapq.heappop(heap)
+        # Each due game steps once per pass: an overloaded process still sends its frames and
+        # reads keys between passes instead of stepping late games back to back forever.
+        limit = monotonic()
+        due_now = []
+        while heap and heap[0][0] <= limit:
+            due_now.append(heapq.heappop(heap))
+        for due, _, game in due_now:
             when = game.advance(monotonic(), due)
             if when is None:
                 link.finished(game)
