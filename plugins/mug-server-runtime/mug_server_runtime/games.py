@@ -19,6 +19,7 @@ Socket events (besides the kernel's):
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 from typing import TYPE_CHECKING, Any
@@ -118,7 +119,7 @@ class GameManager:
             return game
         building = self._building.get(game_id)
         if building is None:
-            seed = int(scene_state.get("seed") or 0)
+            seed = _game_seed(scene, scene_state, game_id)
             done = int(scene_state.get("episodes_done", 0))
             building = self._building[game_id] = self.loop.create_task(
                 self._build(game_id, scene, scene_key, members, seed, done)
@@ -258,3 +259,13 @@ class GameManager:
 def _log_failure(future: Any) -> None:
     if future.exception() is not None:
         log.error("could not store game records: %s", future.exception())
+
+
+def _game_seed(scene: GymScene, scene_state: dict[str, Any], game_id: str) -> int:
+    """The study's seed (``.gameplay(seed=...)``); else the one the page was given; else one
+    taken from the game id, so different games start differently."""
+    if scene.seed is not None:
+        return int(scene.seed)
+    if isinstance(scene_state.get("seed"), int):
+        return int(scene_state["seed"])
+    return int.from_bytes(hashlib.sha256(game_id.encode()).digest()[:4], "big") >> 1

@@ -117,6 +117,38 @@ def test_a_server_game_streams_frames_applies_keys_and_records_steps(tmp_path: P
     assert all(float(e["input_latency_ms"]) < 100 for e in events)
 
 
+def test_a_server_game_resets_its_env_with_the_study_seed(tmp_path: Path) -> None:
+    seeded = (
+        "from slime_env import SlimeVolleyballEnv\n"
+        "class Seeded(SlimeVolleyballEnv):\n"
+        "    def reset(self, seed=None, options=None):\n"
+        "        self.reset_seed = seed\n"
+        "        return super().reset(seed=seed, options=options)\n"
+        "    def step(self, actions):\n"
+        "        obs, rew, term, trunc, infos = super().step(actions)\n"
+        "        return obs, rew, term, trunc, {'reset_seed': self.reset_seed}\n"
+        "env = Seeded()\n"
+    )
+
+    async def run(server: StudyServer) -> None:
+        page = Page(server, "seeded1")
+        assert (await page.start())["ok"]
+        for _ in range(100):
+            if page.over:
+                break
+            await asyncio.sleep(0.05)
+        await page.sio.disconnect()
+
+    config = _study(tmp_path, env_code=seeded)  # .gameplay(seed=3)
+    with StudyServer(config) as server:
+        asyncio.run(run(server))
+    import csv
+
+    with (config.study_dir / "match" / "seeded1_ep0.csv").open() as file:
+        infos = {r["infos"] for r in csv.DictReader(file)}
+    assert infos == {'{"reset_seed":3}'}
+
+
 def test_a_crashing_env_ends_only_its_game_with_a_message(tmp_path: Path) -> None:
     crashing = (
         "from slime_env import SlimeVolleyballEnv\n"
