@@ -113,7 +113,9 @@ def start_study_process(
     """Run ``mug run <study> --port <port>`` in a new process and wait until it answers.
 
     Raises RuntimeError with the server's output if it exits first. Stop it with
-    ``terminate()`` (a graceful shutdown: queued data is written) or ``kill()``.
+    ``terminate()`` (a graceful shutdown: queued data is written) or ``kill()``. The server's
+    log is the pipe ``server.stderr``: a caller whose server logs much (many games, a long
+    run) must read it, or the server blocks once the pipe is full.
     """
     server = subprocess.Popen(
         [sys.executable, "-m", "mug_core.cli", "run", str(study), "--port", str(port)],
