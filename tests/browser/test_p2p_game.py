@@ -94,6 +94,14 @@ def _game_columns(path: Path) -> tuple[list[str], bytes]:
     return rows[0], out.getvalue().encode()
 
 
+def _same_game(folder: Path, episode: int) -> bytes:
+    """Both pages' step files of ``episode``, which must hold the same game; its bytes."""
+    _, left = _game_columns(folder / f"{LEFT_PID}_ep{episode}.csv")
+    _, right = _game_columns(folder / f"{RIGHT_PID}_ep{episode}.csv")
+    assert left == right, f"the pages recorded different games in episode {episode}"
+    return left
+
+
 def _events(path: Path) -> list[dict[str, str]]:
     with path.open(newline="", encoding="utf-8") as file:
         return list(csv.DictReader(file))
@@ -129,9 +137,8 @@ def test_two_pages_play_p2p_and_store_identical_episodes(
     assert "participant_id" in header
     assert left_bytes == right_bytes
     # The second round is a new session: the pages meet again and agree again.
-    _, left_again = _game_columns(folder / f"{LEFT_PID}_ep1.csv")
-    _, right_again = _game_columns(folder / f"{RIGHT_PID}_ep1.csv")
-    assert left_again == right_again and left_again != left_bytes
+    left_again = _same_game(folder, 1)
+    assert left_again != left_bytes
     assert len(left_again.splitlines()) == STEPS + 1
     rows = list(csv.DictReader(io.StringIO(left_bytes.decode())))
     assert [int(r["step"]) for r in rows] == list(range(STEPS))
@@ -199,9 +206,7 @@ def test_without_webrtc_the_server_relay_carries_the_game(
             page.wait_for_selector("#mug-completion-code", timeout=60_000)
         server.flush()
     folder = config.study_dir / "slime_duel"
-    _, left_bytes = _game_columns(folder / f"{LEFT_PID}_ep0.csv")
-    _, right_bytes = _game_columns(folder / f"{RIGHT_PID}_ep0.csv")
-    assert left_bytes == right_bytes
+    left_bytes = _same_game(folder, 0)
     rows = list(csv.DictReader(io.StringIO(left_bytes.decode())))
     assert any(json.loads(r["actions"])["agent_left"] == 1 for r in rows)
     assert any(json.loads(r["actions"])["agent_right"] == 2 for r in rows)
@@ -238,9 +243,7 @@ def test_latency_is_rolled_back_and_a_silent_peer_pauses_the_game(
             page.wait_for_selector("#mug-completion-code", timeout=60_000)
         server.flush()
     folder = config.study_dir / "slime_duel"
-    _, left_bytes = _game_columns(folder / f"{LEFT_PID}_ep0.csv")
-    _, right_bytes = _game_columns(folder / f"{RIGHT_PID}_ep0.csv")
-    assert left_bytes == right_bytes
+    _same_game(folder, 0)
     events = _events(folder / f"{LEFT_PID}_ep0_events.csv")
     stalls = [json.loads(e["data"]) for e in events if e["type"] == "p2p_stall"]
     assert any(s["type"] == "resumed" and s["ticks"] > 15 for s in stalls), stalls
@@ -269,9 +272,7 @@ def test_a_lost_peer_pauses_the_game_until_it_comes_back(
             page.wait_for_selector("#mug-completion-code", timeout=60_000)
         server.flush()
     folder = config.study_dir / "slime_duel"
-    _, left_bytes = _game_columns(folder / f"{LEFT_PID}_ep0.csv")
-    _, right_bytes = _game_columns(folder / f"{RIGHT_PID}_ep0.csv")
-    assert left_bytes == right_bytes
+    left_bytes = _same_game(folder, 0)
     assert len(left_bytes.splitlines()) == STEPS + 1
     events = _events(folder / f"{LEFT_PID}_ep0_events.csv")
     states = [json.loads(e["data"])["state"] for e in events if e["type"] == "p2p_disconnect"]
@@ -302,9 +303,7 @@ def test_a_page_whose_main_thread_stalls_catches_up_and_agrees(
             page.wait_for_selector("#mug-completion-code", timeout=60_000)
         server.flush()
     folder = config.study_dir / "slime_duel"
-    _, left_bytes = _game_columns(folder / f"{LEFT_PID}_ep0.csv")
-    _, right_bytes = _game_columns(folder / f"{RIGHT_PID}_ep0.csv")
-    assert left_bytes == right_bytes
+    left_bytes = _same_game(folder, 0)
     assert len(left_bytes.splitlines()) == STEPS + 1
     final = [
         json.loads(e["data"])
