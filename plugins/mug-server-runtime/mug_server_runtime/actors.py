@@ -12,6 +12,12 @@ from mug_core.scenes.gym_scene import GymScene
 from mug_server_runtime.envload import resolve_reference
 
 
+def normalise_key(key: str) -> str:
+    """A letter key whatever Shift or Caps Lock did (``"X"`` is ``"x"``), as the pages match
+    keys; named keys (``"ArrowLeft"``) unchanged."""
+    return key.lower() if len(key) == 1 else key
+
+
 class KeyState:
     """The keys one player holds, turned into an action by the scene's action mapping.
 
@@ -20,7 +26,10 @@ class KeyState:
 
     def __init__(self, scene: GymScene) -> None:
         # Longest combinations first, so ("ArrowLeft", "ArrowUp") beats "ArrowLeft".
-        self.mapping = sorted(scene.action_mapping, key=lambda item: -len(item[0]))
+        mapping = [
+            ([normalise_key(k) for k in keys], action) for keys, action in scene.action_mapping
+        ]
+        self.mapping = sorted(mapping, key=lambda item: -len(item[0]))
         self.default = scene.default_action
         self.single = scene.input_mode == "single_keystroke"
         self.repeat_last = scene.action_population_method == "previous_submitted_action"
@@ -29,6 +38,7 @@ class KeyState:
         self.last_action: Any = scene.default_action
 
     def key(self, key: str, down: bool) -> None:
+        key = normalise_key(key)
         if down:
             if key not in self.held:
                 self.pressed.append(key)
