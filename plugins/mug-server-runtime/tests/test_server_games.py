@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 import sys
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,13 @@ class Page:
         await self.sio.call("join", {"participant_id": self.pid, "tab_id": "t"})
         return await self.sio.call("game_join", {"scene_key": "match"})
 
+    async def wait_over(self, timeout: float = 5.0) -> None:
+        """Wait (up to ``timeout`` seconds) for the server to say the game is over."""
+        for _ in range(int(timeout / 0.05)):
+            if self.over:
+                return
+            await asyncio.sleep(0.05)
+
     def frames(self) -> list[dict[str, Any]]:
         return [f for chunks in self.chunks.values() for f in decode_stream(chunks)]
 
@@ -90,10 +98,7 @@ def test_a_server_game_streams_frames_applies_keys_and_records_steps(tmp_path: P
         await page.sio.emit("game_input", {"key": "ArrowLeft", "down": True, "t": 1.0})
         await asyncio.sleep(0.4)
         await page.sio.emit("game_input", {"key": "ArrowLeft", "down": False, "t": 2.0})
-        for _ in range(100):
-            if page.over:
-                break
-            await asyncio.sleep(0.05)
+        await page.wait_over()
         assert page.over and page.over[0]["message"] is None
         done = await page.sio.call("advance", {"scene_key": "match", "response": {}})
         assert done["ok"] and done["scene"]["scene_key"] == "end"
@@ -104,8 +109,6 @@ def test_a_server_game_streams_frames_applies_keys_and_records_steps(tmp_path: P
 
     with StudyServer(config) as server:
         asyncio.run(run(server))
-    import csv
-
     with (config.study_dir / "match" / "solo1_ep0.csv").open() as file:
         rows = list(csv.DictReader(file))
     assert [int(r["step"]) for r in rows] == list(range(45))
@@ -133,17 +136,12 @@ def test_a_server_game_resets_its_env_with_the_study_seed(tmp_path: Path) -> Non
     async def run(server: StudyServer) -> None:
         page = Page(server, "seeded1")
         assert (await page.start())["ok"]
-        for _ in range(100):
-            if page.over:
-                break
-            await asyncio.sleep(0.05)
+        await page.wait_over()
         await page.sio.disconnect()
 
     config = _study(tmp_path, env_code=seeded)  # .gameplay(seed=3)
     with StudyServer(config) as server:
         asyncio.run(run(server))
-    import csv
-
     with (config.study_dir / "match" / "seeded1_ep0.csv").open() as file:
         infos = {r["infos"] for r in csv.DictReader(file)}
     assert infos == {'{"reset_seed":3}'}
@@ -164,10 +162,7 @@ def test_a_crashing_env_ends_only_its_game_with_a_message(tmp_path: Path) -> Non
     async def run(server: StudyServer) -> None:
         page = Page(server, "crash1")
         assert (await page.start())["ok"]
-        for _ in range(100):
-            if page.over:
-                break
-            await asyncio.sleep(0.05)
+        await page.wait_over()
         assert "boom" in page.over[0]["message"]
         done = await page.sio.call("advance", {"scene_key": "match", "response": {}})
         assert done["ok"]
@@ -221,18 +216,13 @@ def test_a_player_who_does_not_return_is_replaced_by_an_ai(tmp_path: Path) -> No
         stay, leave = await _grouped(server)
         await asyncio.sleep(0.2)
         await leave.sio.disconnect()
-        for _ in range(100):
-            if stay.over:
-                break
-            await asyncio.sleep(0.05)
+        await stay.wait_over()
         assert stay.over and stay.over[0]["message"] is None  # the game went on to its end
         await stay.sio.disconnect()
 
     config = _duel(tmp_path, "ai")
     with StudyServer(config) as server:
         asyncio.run(run(server))
-    import csv
-
     with (config.study_dir / "match" / "stay_ep0.csv").open() as file:
         assert len(list(csv.DictReader(file))) == 60
     with (config.study_dir / "match" / "leave_ep0_events.csv").open() as file:
@@ -245,10 +235,7 @@ def test_the_game_can_end_for_everyone_when_a_player_leaves(tmp_path: Path) -> N
         stay, leave = await _grouped(server)
         await asyncio.sleep(0.2)
         await leave.sio.disconnect()
-        for _ in range(100):
-            if stay.over:
-                break
-            await asyncio.sleep(0.05)
+        await stay.wait_over()
         assert stay.over[0]["message"] == "Your partner left."
         done = await stay.sio.call("advance", {"scene_key": "match", "response": {}})
         assert done["ok"] and done["scene"]["scene_key"] == "end"
@@ -267,10 +254,7 @@ def test_a_player_who_returns_in_time_keeps_their_slot(tmp_path: Path) -> None:
         await back.sio.call("join", {"participant_id": "leave", "tab_id": "t"})
         joined = await back.sio.call("game_join", {"scene_key": "match"})
         assert joined["ok"] and joined["agent"] == "agent_right"
-        for _ in range(100):
-            if back.over:
-                break
-            await asyncio.sleep(0.05)
+        await back.wait_over()
         assert back.over and back.over[0]["message"] is None
         assert back.frames()[0]["packet"]["clear"]  # a fresh stream starts with a full frame
         await back.sio.disconnect()
