@@ -56,7 +56,9 @@ class ParticipantSessions:
         sio.on("scene_event", self.on_scene_event)
         sio.on("*", self.on_unknown)
 
-    def _lock(self, participant_id: str) -> asyncio.Lock:
+    def lock_for(self, participant_id: str) -> asyncio.Lock:
+        """The lock under which ``participant_id``'s state changes: every handler here holds
+        it, and code elsewhere (the waiting room, plugins) takes it to change that state."""
         lock = self._locks.get(participant_id)
         if lock is None:
             lock = self._locks[participant_id] = asyncio.Lock()
@@ -96,7 +98,7 @@ class ParticipantSessions:
             return _fail("invalid_participant", f"participant ids must be {PARTICIPANT_ID_RULE}")
         if not isinstance(tab_id, str) or not 1 <= len(tab_id) <= 64:
             return _fail("bad_request", "join needs a tab_id of 1 to 64 characters")
-        async with self._lock(pid):
+        async with self.lock_for(pid):
             holder = self.active.get(pid)
             if (
                 holder is not None
@@ -146,7 +148,7 @@ class ParticipantSessions:
         response = data.get("response", {})
         if not isinstance(response, dict):
             return _fail("bad_request", "advance: response must be an object")
-        async with self._lock(pid):
+        async with self.lock_for(pid):
             if self.active.get(pid, ("",))[0] != sid:
                 return _fail("second_tab", SECOND_TAB_MESSAGE)
             state = await self.server.store.get(pid)
@@ -200,7 +202,7 @@ class ParticipantSessions:
             return _fail("bad_request", "scene_event needs scene_key, name and a payload object")
         if (error := self._too_large(data)) is not None:
             return error
-        async with self._lock(pid):
+        async with self.lock_for(pid):
             if self.active.get(pid, ("",))[0] != sid:
                 return _fail("second_tab", SECOND_TAB_MESSAGE)
             state = await self.server.store.get(pid)
@@ -231,7 +233,7 @@ class ParticipantSessions:
 
     async def update_scene_state(self, pid: str, scene_key: str, changes: dict[str, Any]) -> None:
         """Merge ``changes`` into a participant's state for ``scene_key`` and save it."""
-        async with self._lock(pid):
+        async with self.lock_for(pid):
             state = await self.server.store.get(pid)
             if state is None:
                 return
@@ -240,7 +242,7 @@ class ParticipantSessions:
 
     async def jump(self, pid: str, scene_id: str) -> dict[str, Any] | None:
         """Move a participant to the next scene called ``scene_id``; its payload, or None."""
-        async with self._lock(pid):
+        async with self.lock_for(pid):
             state = await self.server.store.get(pid)
             if state is None or not self.flow.jump_to(state, scene_id):
                 return None

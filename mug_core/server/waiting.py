@@ -302,8 +302,7 @@ class WaitingRooms:
         """Keep the outcome in the scene state; a completion code becomes the participant's
         code, written with their metadata record like the code of a completion-code page."""
         sessions = self.server.sessions
-        # The participant's state only changes under their lock (as every session handler).
-        async with sessions._lock(pid):
+        async with sessions.lock_for(pid):
             state = await self.server.store.get(pid)
             if state is None:
                 return
