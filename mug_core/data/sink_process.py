@@ -32,8 +32,6 @@ from mug_core.data.sinks import SinkContext
 
 log = logging.getLogger(__name__)
 
-BATCH = 5000
-MAX_BACKOFF_S = 30.0
 RESTART_PAUSE_S = 1.0
 
 
@@ -70,6 +68,7 @@ def child_main(
     name: str, ref: str, context: SinkContext, db_path: str, conn: Connection
 ) -> None:  # pragma: no cover - runs in the child process (covered by the delivery tests)
     """The child's loop: deliver outbox records to the sink until told to stop."""
+    from mug_core.data.delivery import BATCH, MAX_BACKOFF_S  # the in-process drainer's pace
     from mug_core.server.store import connect
 
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s mug-sink-{name} %(message)s")
