@@ -6,18 +6,17 @@ apart. See ``docs/data.md`` for every record kind and column.
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import attrs
+import orjson
+
+from mug_core.data import jsoncodec
 
 SCHEMA_VERSION = 1
 """Written into every file; bumped when a column changes meaning or disappears."""
-
-_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=True)
-"""Built once: ``json.dumps`` with options builds a new encoder on every call."""
 
 RecordKind = Literal["participant", "scene", "step", "event"]
 RECORD_KINDS: tuple[str, ...] = ("participant", "scene", "step", "event")
@@ -54,19 +53,28 @@ class Record:
         if self.kind in ("step", "event") and self.episode is None:
             raise ValueError(f"a {self.kind!r} record needs an episode number")
 
-    def to_json(self) -> str:
-        """Compact JSON; raises TypeError if a value is not JSON-serialisable."""
-        return _ENCODER.encode(
-            {
-                "kind": self.kind,
-                "experiment_id": self.experiment_id,
-                "participant_id": self.participant_id,
-                "values": self.values if type(self.values) is dict else dict(self.values),
-                "scene_key": self.scene_key,
-                "episode": self.episode,
-                "created_at": self.created_at,
-            }
-        )
+    def to_json(self, values_json: str | None = None) -> str:
+        """Compact JSON; raises TypeError if a value is not JSON-serialisable.
+
+        ``values_json`` is ``jsoncodec.dumps(values)`` when the caller has it already (records
+        that share one ``values`` mapping, see :func:`records_to_json`)."""
+        if values_json is None:
+            values = self.values
+            values_json = jsoncodec.dumps(values if type(values) is dict else dict(values))
+        envelope = {
+            "kind": self.kind,
+            "experiment_id": self.experiment_id,
+            "participant_id": self.participant_id,
+            "scene_key": self.scene_key,
+            "episode": self.episode,
+            "created_at": self.created_at,
+        }
+        try:
+            envelope["values"] = orjson.Fragment(values_json)
+            return orjson.dumps(envelope).decode()
+        except TypeError:  # a lone surrogate in an id: let the standard library escape it
+            del envelope["values"]
+            return f'{jsoncodec.dumps(envelope)[:-1]},"values":{values_json}}}'
 
     def with_seq(self, seq: int) -> Record:
         """This record numbered ``seq`` (cheaper than ``attrs.evolve``)."""
@@ -84,4 +92,19 @@ class Record:
     @classmethod
     def from_json(cls, text: str, seq: int | None = None) -> Record:
         """The record :meth:`to_json` wrote, numbered ``seq``."""
-        return cls(**json.loads(text), seq=seq)
+        return cls(**jsoncodec.loads(text), seq=seq)
+
+
+def records_to_json(records: Sequence[Record]) -> list[str]:
+    """Each record's :meth:`Record.to_json`; records that share one ``values`` mapping (a
+    multi-agent step recorded for each player) serialise it once."""
+    shared: dict[int, str] = {}
+    bodies = []
+    for record in records:
+        values = record.values
+        text = shared.get(id(values))
+        if text is None:
+            text = jsoncodec.dumps(values if type(values) is dict else dict(values))
+            shared[id(values)] = text  # every record stays alive here: ids are not reused
+        bodies.append(record.to_json(text))
+    return bodies

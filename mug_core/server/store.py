@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Protocol
 
 from mug_core.data.batching import BatchedWriter
-from mug_core.data.records import Record
+from mug_core.data.records import Record, records_to_json
 from mug_core.server.flow import ParticipantState
 
 SCHEMA = """
@@ -128,7 +128,7 @@ class SQLiteStudyStore:
         # Serialise here, on the caller's side: a value that is not JSON fails the caller,
         # not the whole batch.
         text = None if state is None else json.dumps(state.to_dict())
-        bodies = [record.to_json() for record in records]
+        bodies = records_to_json(records)
         pid = None if state is None else state.participant_id
         await self._writer.submit([(pid, text, bodies, records)], asyncio.get_running_loop())
         if pid is not None and text is not None:

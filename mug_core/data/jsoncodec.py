@@ -1,0 +1,94 @@
+"""Fast JSON for study data, with the standard library's meaning.
+
+Every record is serialised into the outbox and every CSV cell of a list or dict is JSON, so this
+runs thousands of times a second. :func:`dumps` uses orjson (several times faster than
+:mod:`json`) and falls back to the standard library wherever orjson would write something else:
+
+- ``NaN`` and infinities: orjson writes ``null``; :mod:`json` writes ``NaN``/``Infinity``, which
+  keeps a missing value and a NaN apart. A value whose orjson text holds ``null`` is searched
+  for such floats and, if it may hold one, written by :mod:`json` instead.
+- integers beyond 64 bits, strings with lone surrogates (a browser can send them): orjson
+  refuses them; :mod:`json` writes them.
+
+Both paths accept the same values (see :func:`json_default`): NumPy arrays and scalars are
+written as their ``tolist()``. Floats are the shortest text that reads back to the same float
+(orjson may write ``1e-7`` where :mod:`json` writes ``1e-07``; both are the same number).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import uuid
+from typing import Any
+
+import orjson
+
+__all__ = ["dumps", "json_default", "loads"]
+
+# Dates and dataclasses go to json_default, which refuses them as the standard library does.
+_OPTIONS = (
+    orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+_SORTED = _OPTIONS | orjson.OPT_SORT_KEYS
+
+
+def json_default(obj: Any) -> Any:
+    """NumPy arrays and scalars become lists and numbers, enums their value, UUIDs their text;
+    anything else is refused with TypeError."""
+    tolist = getattr(obj, "tolist", None)
+    if callable(tolist):
+        return tolist()
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    if isinstance(obj, uuid.UUID):
+        return str(obj)
+    raise TypeError(f"a {type(obj).__name__} value cannot be stored: it is not JSON-serialisable")
+
+
+_COMPACT = json.JSONEncoder(separators=(",", ":"), default=json_default).encode
+_COMPACT_SORTED = json.JSONEncoder(
+    separators=(",", ":"), sort_keys=True, ensure_ascii=False, default=json_default
+).encode
+
+
+def dumps(value: Any, *, sort_keys: bool = False) -> str:
+    """``value`` as compact JSON text.
+
+    With ``sort_keys`` object keys are sorted (how a CSV cell shows a dict). Non-ASCII text is
+    kept as UTF-8, except where the standard library writes the value (then it is escaped).
+    Raises TypeError for a value JSON cannot hold.
+    """
+    try:
+        data = orjson.dumps(value, default=json_default, option=_SORTED if sort_keys else _OPTIONS)
+    except TypeError:  # orjson.JSONEncodeError: big ints, lone surrogates, or not serialisable
+        return _fallback(value, sort_keys)
+    if b"null" in data and _may_hold_nonfinite(value):
+        return _fallback(value, sort_keys)
+    return data.decode()
+
+
+def _may_hold_nonfinite(value: Any) -> bool:
+    """Whether ``value`` may hold a NaN or an infinity (which orjson wrote as ``null``).
+    Exact for plain dicts, lists, tuples and scalars; True for anything else (a NumPy array,
+    a subclass), which then takes the standard library's path."""
+    kind = type(value)
+    if kind is float:
+        return value - value != 0.0  # NaN and infinities give NaN
+    if kind is dict:
+        return any(map(_may_hold_nonfinite, value.values()))
+    if kind is list or kind is tuple:
+        return any(map(_may_hold_nonfinite, value))
+    return not (value is None or kind is str or kind is int or kind is bool)
+
+
+def _fallback(value: Any, sort_keys: bool) -> str:
+    return _COMPACT_SORTED(value) if sort_keys else _COMPACT(value)
+
+
+def loads(text: str | bytes) -> Any:
+    """Parse JSON text, including the ``NaN`` and ``Infinity`` that :func:`dumps` may write."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
