@@ -23,10 +23,10 @@ import re
 import threading
 from collections.abc import Iterator, Sequence
 from functools import partial
-from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import Any
 
+from mug_core.data import jsoncodec
 from mug_core.data.records import SCHEMA_VERSION, Record
 from mug_core.data.sinks import SinkContext
 from mug_storage import _files
@@ -52,32 +52,9 @@ _SCHEMA_TEXT = str(SCHEMA_VERSION)
 # -- Encoding ---------------------------------------------------------------------------------
 
 
-def _json_default(obj: Any) -> Any:
-    tolist = getattr(obj, "tolist", None)  # NumPy arrays and scalars
-    if callable(tolist):
-        return tolist()
-    raise TypeError(f"a {type(obj).__name__} value cannot be stored: it is not JSON-serialisable")
-
-
 def json_cell(value: Any) -> str:
     """``value`` as compact JSON with sorted keys (how lists and dicts appear in a cell)."""
-    if _C_ENCODE is None:
-        return _CELL_ENCODER.encode(value)
-    return "".join(_C_ENCODE(value, 0))
-
-
-# One encoder for every cell: json.dumps with options builds a new encoder on each call.
-_CELL_ENCODER = json.JSONEncoder(
-    separators=(",", ":"), sort_keys=True, ensure_ascii=False, default=_json_default
-)
-# The C encoder behind it, built once (JSONEncoder.encode builds one per call). Without a
-# circular-reference check: it would be shared by threads, and records reach a sink only after
-# the store serialised them with the check on.
-_C_ENCODE = (
-    None
-    if c_make_encoder is None
-    else c_make_encoder(None, _json_default, encode_basestring, None, ":", ",", True, False, True)
-)
+    return jsoncodec.dumps(value, sort_keys=True)
 
 
 def _last_seq(path: Path, header: list[str]) -> int:
@@ -142,6 +119,28 @@ def _union(header: list[str], rows: list[dict[str, str]]) -> list[str]:
                 seen.add(key)
                 columns.append(key)
     return columns
+
+
+def _cells(values: Any, kind: str) -> dict[str, str]:
+    """The cells of a record's ``values``: :func:`encode_cell` of each, common types inline
+    (this runs for every cell of a study)."""
+    cells: dict[str, str] = {}
+    dumps = jsoncodec.dumps
+    for key, value in values.items():
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"{kind} record column names must be non-empty strings, got {key!r}")
+        value_type = type(value)
+        if value_type is float:
+            cells[key] = float.__repr__(value)
+        elif value_type is str:
+            cells[key] = value
+        elif value_type is int:
+            cells[key] = int.__repr__(value)
+        elif value_type is dict or value_type is list:
+            cells[key] = dumps(value, sort_keys=True)
+        else:
+            cells[key] = encode_cell(value)
+    return cells
 
 
 # -- The sink ---------------------------------------------------------------------------------
@@ -235,6 +234,7 @@ class CsvSink:
         self, records: Sequence[Record]
     ) -> tuple[dict[Path, bytes], dict[Path, list[dict[str, str]]]]:
         documents: dict[Path, bytes] = {}
+        shared: dict[int, dict[str, str]] = {}  # cells of values shared by several records
         groups: dict[Path, list[dict[str, str]]] = {}
         for record in records:
             if record.experiment_id != self.experiment_id:
@@ -257,7 +257,7 @@ class CsvSink:
                 if len(self._paths) >= _MAX_CACHED_PATHS:
                     self._paths.clear()
                 self._paths[key] = path
-            groups.setdefault(path, []).append(self._row(record))
+            groups.setdefault(path, []).append(self._row(record, shared))
         return documents, groups
 
     def _csv_path(self, record: Record) -> Path:
@@ -273,7 +273,10 @@ class CsvSink:
         return self.root / scene_key / f"{stem}.csv"
 
     @staticmethod
-    def _row(record: Record) -> dict[str, str]:
+    def _row(record: Record, shared: dict[int, dict[str, str]] | None = None) -> dict[str, str]:
+        """The CSV row of ``record`` (column -> cell). ``shared`` caches the cells of ``values``
+        mappings by identity, for records that share one (a multi-agent step recorded for each
+        player); its records must stay alive while it is used."""
         row = {
             "schema_version": _SCHEMA_TEXT,
             "participant_id": record.participant_id,
@@ -292,25 +295,15 @@ class CsvSink:
                         f"{record.kind} record value {key}={encode_cell(values[key])!r} "
                         f"contradicts the record's own {key} {row[key]!r}"
                     )
-            values = {k: v for k, v in values.items() if k not in clash}
-        encode = _C_ENCODE
-        for key, value in values.items():
-            if not isinstance(key, str) or not key:
-                raise ValueError(
-                    f"{record.kind} record column names must be non-empty strings, got {key!r}"
-                )
-            # encode_cell, with the common cases inline: this runs for every cell of a study.
-            kind = type(value)
-            if kind is float:
-                row[key] = float.__repr__(value)
-            elif kind is str:
-                row[key] = value
-            elif kind is int:
-                row[key] = int.__repr__(value)
-            elif (kind is dict or kind is list) and encode is not None:
-                row[key] = "".join(encode(value, 0))
-            else:
-                row[key] = encode_cell(value)
+            row.update(_cells({k: v for k, v in values.items() if k not in clash}, record.kind))
+            return row
+        if shared is None:
+            row.update(_cells(values, record.kind))
+            return row
+        cells = shared.get(id(values))
+        if cells is None:
+            cells = shared[id(values)] = _cells(values, record.kind)
+        row.update(cells)
         return row
 
     @staticmethod
@@ -323,7 +316,7 @@ class CsvSink:
             )
         document.setdefault("experiment_id", record.experiment_id)
         document.setdefault("schema_version", SCHEMA_VERSION)
-        text = json.dumps(document, indent=2, ensure_ascii=False, default=_json_default)
+        text = json.dumps(document, indent=2, ensure_ascii=False, default=jsoncodec.json_default)
         return (text + "\n").encode("utf-8", _ENCODING_ERRORS)
 
     # -- file work (lock held) ----------------------------------------------------------------

@@ -231,8 +231,9 @@ class S3Sink:
             else:
                 groups.setdefault(folder_of(record), []).append(record)
         objects = {key: (body, JSON_CONTENT_TYPE) for key, body in documents.items()}
+        shared: dict[int, dict[str, str]] = {}  # cells of values shared by several records
         for folder, group in groups.items():
-            rows = [CsvSink._row(record) for record in group]
+            rows = [CsvSink._row(record, shared) for record in group]
             columns = _union([], rows)
             body = _csv_bytes([columns, *([row.get(c, "") for c in columns] for row in rows)])
             objects[self.key(f"{folder}/{object_name(group[0])}.csv")] = (body, CSV_CONTENT_TYPE)

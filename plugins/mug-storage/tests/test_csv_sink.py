@@ -164,6 +164,23 @@ def test_encoding_round_trip(data_dir: Path, sink: CsvSink) -> None:
     assert row["nested"] == '{"a":[1.5,null,true],"z":1}'  # compact, sorted keys
 
 
+def test_lists_keep_nan_apart_from_missing(data_dir: Path, sink: CsvSink) -> None:
+    sink.write([scene("p1", obs=[0.5, math.nan, None, -math.inf], info={"r": math.inf})])
+    (row,) = read_csv(data_dir / "survey/p1.csv")
+    assert row["obs"] == "[0.5,NaN,null,-Infinity]" and row["info"] == '{"r":Infinity}'
+
+
+def test_records_sharing_values_each_get_their_row(data_dir: Path, sink: CsvSink) -> None:
+    shared = {"step": 4, "actions": {"right": 2, "left": 1}, "obs": [0.25, math.nan]}
+    both = [Record("step", EXP, pid, shared, scene_key="game", episode=0) for pid in ("a", "b")]
+    sink.write([*both, step("c", 0, **shared)])
+    rows = {pid: read_csv(data_dir / f"game/{pid}_ep0.csv")[0] for pid in ("a", "b", "c")}
+    assert [rows[pid]["participant_id"] for pid in ("a", "b", "c")] == ["a", "b", "c"]
+    for row in rows.values():
+        assert row["actions"] == '{"left":1,"right":2}' and row["obs"] == "[0.25,NaN]"
+        assert row["step"] == "4"
+
+
 def test_encode_cell_rules() -> None:
     class ArrayLike:  # what a NumPy array or scalar looks like to the sink
         def tolist(self) -> list[int]:
