@@ -3,9 +3,11 @@
 A game has one :class:`ViewStream` per distinct view (one for everyone, or one per agent when the
 env draws a view per agent). Each tick the view's Surface packet is turned into a *delta* that
 holds only the fields that changed (a polygon or line that moved sends the differences of its
-points, in hundredths of a pixel, which deflate squeezes to a few bytes), written as one JSON
-line, and deflated once; the same bytes go to every viewer of that view. The stream is flushed
-after every frame (``Z_SYNC_FLUSH``), so each frame can be decoded as soon as it arrives.
+points, in hundredths of a pixel, which deflate squeezes to a few bytes), written as one line of
+compact UTF-8 JSON, and deflated once; the same bytes go to every viewer of that view. The
+stream is flushed after every frame (``Z_SYNC_FLUSH``), so each frame can be decoded as soon as
+it arrives. Lines are written by orjson, or by the standard library for the rare value orjson
+refuses (an integer beyond 64 bits, a string with a lone surrogate).
 
 A page that (re)joins starts a new stream of its view (every viewer of that view moves to it):
 its first frame is a full delta (``c`` set) rebuilt from the view's current scene.
@@ -30,10 +32,22 @@ from base64 import b64decode, b64encode
 from operator import sub
 from typing import Any
 
+import orjson
+
 from mug_core.rendering.packets import PACKET_VERSION
 
-_dumps = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+_orjson_dumps = orjson.dumps
+_NEWLINE = orjson.OPT_APPEND_NEWLINE
+_std_dumps = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 _SYNC = zlib.Z_SYNC_FLUSH
+
+
+def _line(value: dict[str, Any]) -> bytes:
+    """``value`` as one line of compact JSON (UTF-8, ending in a newline)."""
+    try:
+        return _orjson_dumps(value, option=_NEWLINE)
+    except TypeError:  # orjson.JSONEncodeError: an int beyond 64 bits, a lone surrogate
+        return (_std_dumps(value) + "\n").encode()
 
 
 def _hundredths(points: list[float]) -> list[int]:
@@ -129,9 +143,8 @@ class ViewStream:
         return delta
 
     def _write(self, delta: dict[str, Any], extra: dict[str, Any]) -> bytes:
-        line = _dumps({**extra, "delta": delta}) + "\n"
         compressor = self._compressor
-        data = compressor.compress(line.encode()) + compressor.flush(_SYNC)
+        data = compressor.compress(_line({**extra, "delta": delta})) + compressor.flush(_SYNC)
         self.bytes_out += len(data)
         return data
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import random
+import zlib
 from typing import Any
 
 from mug_server_runtime.encoding import ViewStream, decode_stream
@@ -69,3 +71,28 @@ def test_moving_shapes_cost_a_few_bytes_per_frame() -> None:
         surface.circle(300 + frame * 0.5, 100, 6, color="#ffcf33", id="ball")
         sizes.append(len(view.frame(surface.commit(), {"step": frame, "episode": 0})))
     assert sum(sizes[20:]) / len(sizes[20:]) < 60  # bytes per frame once the stream is warm
+
+
+def _refuse(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def test_frames_are_json_lines_that_decode_to_the_values_sent() -> None:
+    surface = Surface(200, 100)
+    view = ViewStream()
+    texts = ["plain", "ünïcödé ✓ 🏐", "lone \ud800 surrogate", 'quote " and \\ backslash']
+    chunks = []
+    for frame, text in enumerate(texts):
+        surface.text(text, 1.25, 2, id="label")
+        surface.circle(10 + frame / 3, 0.5, 0.25, id="dot")
+        chunks.append(view.frame(surface.commit(), {"step": frame, "t": 2**70 if frame else 0}))
+
+    lines = zlib.decompressobj(-15).decompress(b"".join(chunks)).split(b"\n")
+    assert lines[-1] == b"" and len(lines) == len(texts) + 1
+    for line in lines[:-1]:
+        json.loads(line, parse_constant=_refuse)  # strict JSON, as the page's JSON.parse reads
+    frames = decode_stream(chunks)
+    assert [f["t"] for f in frames] == [0, 2**70, 2**70, 2**70]
+    labels = [next(o for o in f["packet"]["objects"] if o["id"] == "label") for f in frames]
+    assert [o["text"] for o in labels] == texts
+    assert _scene(frames)["objects"]["dot"] == surface.snapshot()["objects"][1]
