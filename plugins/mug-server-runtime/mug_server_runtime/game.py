@@ -11,8 +11,10 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +30,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FLUSH_EVERY_S = 1.0
+#: Seconds of steps whose frame hand-over times are kept for the pages' frame acknowledgements;
+#: an acknowledgement of an older step is ignored.
+FRAME_ACK_WINDOW_S = 5.0
 
 
 _PLAIN = frozenset((int, str, bool, type(None)))
@@ -68,6 +73,7 @@ class Player:
         self.left_at: float | None = None
         self.replaced = False
         self.pending_inputs: list[tuple[float, float, str, bool]] = []
+        self.acked: tuple[int, int] = (-1, -1)  # (episode, step) of the last frame acknowledged
 
 
 def _renders_per_agent(env: Any) -> bool:
@@ -84,7 +90,8 @@ class ServerGame:
     """A running game, stepped by the scheduler of a worker process
     (:mod:`mug_server_runtime.worker`), which is its ``manager``.
 
-    Thread-safe entry points: :meth:`attach`, :meth:`detach`, :meth:`key`, :meth:`stop`.
+    Thread-safe entry points: :meth:`attach`, :meth:`detach`, :meth:`key`, :meth:`frame_ack`,
+    :meth:`stop`.
     The env draws one view for everybody, or one per agent when its ``render`` takes the agent
     (then each player gets their own agent's view); each view is rendered and encoded once per
     tick, and its bytes go to all of its players.
@@ -134,6 +141,11 @@ class ServerGame:
         self._step = 0
         self._observations: Any = None
         self._period = 1.0 / scene.fps
+        # when each recent step's frames were handed over for sending (monotonic), oldest first
+        window = max(1, math.ceil(scene.fps * FRAME_ACK_WINDOW_S))
+        self._sent: deque[float] = deque(maxlen=window)
+        self._sent_step = -1  # the step of the newest entry of _sent
+        self._sent_episode = -1  # the episode the steps of _sent belong to
 
     # -- entry points (any thread) -------------------------------------------------------------
 
@@ -169,7 +181,7 @@ class ServerGame:
                 player.sid = None
                 player.left_at = time.monotonic()
                 player.keys.release_all()
-                self._event(player, "disconnected", None)
+                self._event(player, "disconnected")
 
     def key(
         self, pid: str, key: str, down: bool, client_t: float | None, received: float | None = None
@@ -183,6 +195,35 @@ class ServerGame:
             player.keys.key(key, down)
             when = received or time.monotonic()
             player.pending_inputs.append((when, client_t or 0.0, key, down))
+
+    def frame_ack(
+        self, pid: str, step: int, episode: int, client_t: float, draw_ms: float, received: float
+    ) -> None:
+        """A player's page drew the frame of ``step`` (``draw_ms`` after its message arrived, at
+        ``client_t`` on the page's clock) and said so; the study server got the acknowledgement
+        at ``received`` (monotonic). Records a ``frame_delivery`` event with the time from the
+        frame's hand-over to that acknowledgement. An acknowledgement of another episode, of a
+        step not sent or sent too long ago, or of a step at or before the player's last one
+        acknowledged is ignored."""
+        with self.lock:
+            player = self.players.get(pid)
+            if player is None or episode != self.episode or episode != self._sent_episode:
+                return
+            if (episode, step) <= player.acked:
+                return
+            back = self._sent_step - step  # how many steps before the newest one
+            if not 0 <= back < len(self._sent):
+                return
+            player.acked = (episode, step)
+            rtt_ms = round((received - self._sent[-1 - back]) * 1000, 3)
+            self._event(
+                player,
+                "frame_delivery",
+                t=client_t,
+                step=step,
+                frame_rtt_ms=rtt_ms,
+                draw_ms=round(draw_ms, 3),
+            )
 
     def stop(self) -> None:
         self.stopped.set()
@@ -237,6 +278,9 @@ class ServerGame:
             actor.reset()
         self._phase = "play"
         self._step = 0
+        self._sent.clear()
+        self._sent_step = -1
+        self._sent_episode = self.episode
         self._next_tick = now
         self._last_flush = now
 
@@ -307,7 +351,7 @@ class ServerGame:
         with self.files.importable():
             self.actors[agent] = Actor(policy, agent, space, self.seed + 997, self.namespace)
         player.replaced = True
-        self._event(player, "replaced_by_ai", None)
+        self._event(player, "replaced_by_ai")
 
     def _step_env(self, step: int, observations: Any) -> tuple[Any, bool]:
         actions, inputs = self._actions(observations)
@@ -328,7 +372,8 @@ class ServerGame:
         for player, pending in inputs:
             for received, client_t, key, down in pending:
                 latency_ms = round((applied - received) * 1000, 3)
-                self._event(player, "keydown" if down else "keyup", key, client_t, latency_ms)
+                kind = "keydown" if down else "keyup"
+                self._event(player, kind, key, t=client_t, latency_ms=latency_ms, step=step)
         self._send(step)
         return observations, done
 
@@ -346,6 +391,8 @@ class ServerGame:
                     if player.view == key and player.sid is not None:
                         event = event or frame_event(view.stream_id, data)
                         frames.append((player.sid, event, len(data)))
+            self._sent.append(time.monotonic())
+            self._sent_step = step
         self.manager.send_frames(frames)
 
     def _hud_only(self, extra: dict[str, Any]) -> None:
@@ -381,17 +428,27 @@ class ServerGame:
         self,
         player: Player,
         kind: str,
-        key: str | None,
-        client_t: float | None = None,
+        key: str | None = None,
+        *,
+        t: float | None = None,
         latency_ms: float | None = None,
+        step: int | None = None,
+        frame_rtt_ms: float | None = None,
+        draw_ms: float | None = None,
     ) -> None:
+        """Queue an event row of ``player``. Every row has the same columns (``None`` where one
+        does not apply), so an episode's events file keeps the header of its first row."""
+        server_t = time.time() * 1000
         values = {
-            "t": client_t or time.time() * 1000,
+            "t": t or server_t,
             "type": kind,
             "key": key,
             "agent": str(player.agent),
-            "server_t": time.time() * 1000,
+            "server_t": server_t,
             "input_latency_ms": latency_ms,
+            "step": step,
+            "frame_rtt_ms": frame_rtt_ms,
+            "draw_ms": draw_ms,
         }
         self._records.append(Record(kind="event", values=values, **self._base(player.pid)))
 

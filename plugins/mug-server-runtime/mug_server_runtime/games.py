@@ -12,6 +12,11 @@ Socket events (besides the kernel's):
   :mod:`mug_server_runtime.encoding`), and ``game_status`` ``{countdown, episode}`` between
   episodes. A reconnecting page sends ``game_join`` again and gets a fresh stream.
 - ``game_input`` ``{key, down, t}``: a key went down or up (changes only, never auto-repeats).
+- ``game_frame_ack`` ``{stream, step, episode, t, draw_ms}``: the page drew the frame of
+  ``step`` (``t``: the page's clock in ms when its message arrived; ``draw_ms``: from then until
+  it was drawn). Pages acknowledge the first frame of each stream and then one frame per second
+  of game time; the game records a ``frame_delivery`` event with the time from handing the frame
+  over to receiving its acknowledgement, on the server's clock. Malformed ones are ignored.
 - ``game_over`` (to pages) ``{scene_key, message}``: the game ended (``message`` is set when it
   ended early); the page then submits the scene as usual.
 """
@@ -34,6 +39,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MESSAGE = engineio_packet.MESSAGE
+_INT_LIMIT = 2**31  # stream, step and episode numbers of an acknowledgement are below this
+_MAX_CLIENT_T = 1e14  # a page clock in ms beyond this (year 5138) is not a clock
+_MAX_DRAW_MS = 600_000.0  # ten minutes from arrival to drawing: longer is not a report
 
 
 def _fail(code: str, message: str) -> dict[str, Any]:
@@ -57,6 +65,7 @@ class GameManager:
         self.processes = int(os.environ.get("MUG_GAME_PROCESSES") or min(os.cpu_count() or 1, 4))
         server.sio.on("game_join", self.on_join)
         server.sio.on("game_input", self.on_input)
+        server.sio.on("game_frame_ack", self.on_frame_ack)
         server.add_event_listener(self.on_participant_event)
 
     @property
@@ -167,6 +176,20 @@ class GameManager:
         if isinstance(key, str) and len(key) <= 32 and isinstance(down, bool):
             game.key(pid or "", key, down, t if isinstance(t, int | float) else None)
 
+    def on_frame_ack(self, sid: str, data: Any = None, *_: Any) -> None:
+        """A page drew a frame (``game_frame_ack``): forward it, stamped with its arrival, to
+        the player's game; anything malformed is dropped."""
+        pid = self.server.sessions.sid_to_pid.get(sid)
+        game = self.by_pid.get(pid or "")
+        if game is None or type(data) is not dict:
+            return
+        stream, step, episode = data.get("stream"), data.get("step"), data.get("episode")
+        t, draw_ms = data.get("t"), data.get("draw_ms")
+        if not (_count(stream) and _count(step) and _count(episode)):
+            return
+        if _within(t, _MAX_CLIENT_T) and _within(draw_ms, _MAX_DRAW_MS):
+            game.frame_ack(pid or "", step, episode, t, draw_ms)
+
     def on_participant_event(self, event: Any) -> None:
         if event.name == "disconnected":
             game = self.by_pid.get(event.participant_id)
@@ -254,6 +277,16 @@ class GameManager:
                 game.take_stats(stats[game.game_id])
         if self._commits:
             await asyncio.gather(*self._commits, return_exceptions=True)
+
+
+def _count(value: Any) -> bool:
+    """Whether ``value`` is an ``int`` (not a ``bool``) from 0 to below 2**31."""
+    return type(value) is int and 0 <= value < _INT_LIMIT
+
+
+def _within(value: Any, limit: float) -> bool:
+    """Whether ``value`` is an ``int`` or ``float`` (not a ``bool``) from 0 to ``limit``."""
+    return (type(value) is int or type(value) is float) and 0 <= value <= limit
 
 
 def _log_failure(future: Any) -> None:

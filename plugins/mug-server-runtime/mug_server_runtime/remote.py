@@ -2,7 +2,7 @@
 
 :class:`Worker` owns one ``mug_server_runtime.worker`` process and reads its batches on the
 event loop (no thread, no cross-thread wake-ups); :class:`GameProxy` stands for one game running
-there and forwards what the pages do (join, leave, keys).
+there and forwards what the pages do (join, leave, keys, frame acknowledgements).
 """
 
 from __future__ import annotations
@@ -265,6 +265,12 @@ class GameProxy:
 
     def key(self, pid: str, key: str, down: bool, client_t: float | None) -> None:
         self.worker.send(("key", self.game_id, pid, key, down, client_t, time.monotonic()))
+
+    def frame_ack(self, pid: str, step: int, episode: int, client_t: float, draw_ms: float) -> None:
+        """``pid``'s page drew the frame of ``step``; forwarded with the acknowledgement's
+        arrival stamped now (see :meth:`mug_server_runtime.game.ServerGame.frame_ack`)."""
+        message = ("ack", self.game_id, pid, step, episode, client_t, draw_ms, time.monotonic())
+        self.worker.send(message)
 
     def all_attached(self) -> bool:
         return all(p.sid is not None for p in self.players.values())

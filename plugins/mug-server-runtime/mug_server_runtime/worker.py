@@ -7,8 +7,9 @@ tuples (:mod:`multiprocessing.connection` framing):
 
 - server to worker: ``("build", game_id, scene, scene_key, members, seed, episodes_done,
   experiment_id)``, ``("attach", game_id, pid, sid)``, ``("detach", game_id, pid)``,
-  ``("key", game_id, pid, key, down, t)``, ``("start", game_id)``, ``("stop", game_id)``,
-  ``("shutdown",)``;
+  ``("key", game_id, pid, key, down, t, received)``, ``("ack", game_id, pid, step, episode, t,
+  draw_ms, received)`` (a page drew the frame of ``step``; ``received``: when the study server
+  got it, monotonic), ``("start", game_id)``, ``("stop", game_id)``, ``("shutdown",)``;
 - worker to server: ``("built", game_id, views, error)``, ``("batch", items)`` once per wake-up
   with everything its games produced (frames, statuses, records, episode ends, game ends), and
   ``("bye", stats)`` after a shutdown, once every game's last records were sent.
@@ -182,6 +183,8 @@ def _apply(game: Any, message: tuple[Any, ...]) -> None:
     kind = message[0]
     if kind == "key":
         game.key(*message[2:])
+    elif kind == "ack":
+        game.frame_ack(*message[2:])
     elif kind == "attach":
         game.attach(message[2], message[3])
     elif kind == "detach":

@@ -266,6 +266,87 @@ def test_a_player_who_returns_in_time_keeps_their_slot(tmp_path: Path) -> None:
         asyncio.run(run(server))
 
 
+async def _frames_until(page: Page, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+    """The frames ``page`` decoded once it has at least ``count`` (fewer after ``timeout``)."""
+    for _ in range(int(timeout / 0.02)):
+        if sum(len(chunks) for chunks in page.chunks.values()) >= count:
+            break
+        await asyncio.sleep(0.02)
+    return page.frames()
+
+
+def _ack(stream: Any, step: Any, **changes: Any) -> dict[str, Any]:
+    return {"stream": stream, "step": step, "episode": 0, "t": 1.7e12, "draw_ms": 4.5, **changes}
+
+
+# each one would be recorded (step 31, before the valid acknowledgements) if it were taken
+MALFORMED_ACKS: list[Any] = [
+    "step 31",
+    [1, 31, 0],
+    _ack(1, "31"),
+    _ack(1, True),
+    _ack(1, 31.0),
+    _ack(1, 31, episode=None),
+    _ack(1.5, 31),
+    _ack(-1, 31),
+    _ack(1, 31, t="now"),
+    _ack(1, 31, t=-5),
+    _ack(1, 31, draw_ms=float("nan")),
+    _ack(1, 31, draw_ms=float("inf")),
+    _ack(1, 31, draw_ms=-1),
+    _ack(1, 31, draw_ms=1e9),
+    {"step": 31, "episode": 0},
+]
+
+
+def test_pages_acknowledging_drawn_frames_record_frame_delivery_times(tmp_path: Path) -> None:
+    config = _duel(tmp_path, "end")
+    config.stager.all_scenes()[0].max_steps = 90  # type: ignore[union-attr]
+
+    async def run(server: StudyServer) -> None:
+        stay, leave = await _grouped(server)
+        frames = await _frames_until(stay, 32)
+        assert [f["step"] for f in frames[:32]] == list(range(32))
+        assert {f["episode"] for f in frames} == {0}
+        stream = next(iter(stay.chunks))
+        for malformed in MALFORMED_ACKS:
+            await stay.sio.emit("game_frame_ack", malformed)
+        await stay.sio.emit("game_frame_ack", _ack(stream, 0, draw_ms=3))
+        await stay.sio.emit("game_frame_ack", _ack(stream, 30, t=1.7e12 + 1000))
+        await stay.sio.emit("game_frame_ack", _ack(stream, 30))  # the same step again
+        await stay.sio.emit("game_frame_ack", _ack(stream, 10))  # older than the last one
+        await stay.sio.emit("game_frame_ack", _ack(stream, 5000))  # not sent yet
+        await stay.sio.emit("game_frame_ack", _ack(stream, 31, episode=1))  # another episode
+        await leave.sio.emit("game_frame_ack", _ack(stream, 31, draw_ms=7))
+        await stay.sio.emit("game_input", {"key": "ArrowLeft", "down": True, "t": 5.0})
+        await stay.wait_over()
+        assert stay.over and stay.over[0]["message"] is None
+        for page in (stay, leave):
+            await page.sio.disconnect()
+
+    with StudyServer(config) as server:
+        asyncio.run(run(server))
+    match = config.study_dir / "match"
+    with (match / "stay_ep0_events.csv").open() as file:
+        stay_events = list(csv.DictReader(file))
+    with (match / "leave_ep0_events.csv").open() as file:
+        leave_events = list(csv.DictReader(file))
+    delivered = [e for e in stay_events if e["type"] == "frame_delivery"]
+    assert [(e["step"], e["draw_ms"], e["t"]) for e in delivered] == [
+        ("0", "3", "1700000000000.0"),
+        ("30", "4.5", "1700000001000.0"),
+    ]
+    first, second = (float(e["frame_rtt_ms"]) for e in delivered)
+    # step 0 went out a second (30 steps) before step 30, and both acks came back together
+    assert 0 < second < first < 5000 and 500 < first - second < 1500
+    assert all(e["agent"] == "agent_left" and e["input_latency_ms"] == "" for e in delivered)
+    (key,) = [e for e in stay_events if e["type"] == "keydown"]
+    assert key["frame_rtt_ms"] == key["draw_ms"] == "" and int(key["step"]) > 31
+    assert list(key) == list(delivered[0])  # one header for every kind of event
+    (other,) = [e for e in leave_events if e["type"] == "frame_delivery"]
+    assert other["step"] == "31" and other["agent"] == "agent_right" and other["draw_ms"] == "7"
+
+
 def test_a_game_process_that_dies_ends_its_games_and_new_games_still_start(
     tmp_path: Path,
 ) -> None:
