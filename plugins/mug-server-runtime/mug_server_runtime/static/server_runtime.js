@@ -1,6 +1,8 @@
 /**
  * The page side of the `server` runtime: sends key changes, decodes the frame stream and hands
- * each frame's Surface packet to the caller. The env steps on the study server.
+ * each frame's Surface packet to the caller. The env steps on the study server. Once a sampled
+ * frame is drawn (the first of each stream, then one per second of game time) the page says so
+ * with `game_frame_ack`, from which the server records frame delivery times.
  * @module mug/server_runtime
  */
 
@@ -59,16 +61,20 @@ class DeltaDecoder {
 
 /**
  * Decodes one frame stream: raw-deflate bytes, sync-flushed per frame, newline-terminated JSON
- * lines `{step, episode, t, delta}`; hands on `{step, episode, t, packet}`.
+ * lines `{step, episode, t, delta}`; hands on `{step, episode, t, packet}` and when the message
+ * that carried the frame arrived (`{t: Date.now(), at: performance.now()}`; each message holds
+ * one frame).
  */
 class FrameDecoder {
-  /** @param {(frame: object) => void} onFrame */
+  /** @param {(frame: object, arrival: {t: number, at: number}) => void} onFrame */
   constructor(onFrame) {
     this.onFrame = onFrame;
     this.deltas = new DeltaDecoder();
     this.stream = new DecompressionStream("deflate-raw");
     this.writer = this.stream.writable.getWriter();
     this.text = "";
+    /** @type {{t: number, at: number}[]} arrivals of the messages not decoded yet, oldest first */
+    this.arrivals = [];
     this.closed = false;
     this.pump();
   }
@@ -98,13 +104,15 @@ class FrameDecoder {
           frame.packet = this.deltas.packet(frame.delta);
           delete frame.delta;
         }
-        this.onFrame(frame);
+        const arrival = this.arrivals.shift() ?? { t: Date.now(), at: performance.now() };
+        this.onFrame(frame, arrival);
       }
     }
   }
 
   /** @param {string|ArrayBuffer|Uint8Array} data the next chunk (base64 text, or bytes) */
   push(data) {
+    this.arrivals.push({ t: Date.now(), at: performance.now() });
     let bytes;
     if (typeof data === "string") {
       const text = atob(data);
@@ -123,6 +131,31 @@ class FrameDecoder {
 }
 
 /**
+ * Acknowledges a sample of one stream's frames once they are drawn: its first frame with a step,
+ * then each step that is a multiple of `fps` (one a second). The game draws in its animation
+ * frame callback, registered before this one, so this callback runs once the frame is drawn.
+ * @param {object} socket the study's socket
+ * @param {number} stream the stream's number
+ * @param {number} fps the game's steps per second
+ * @param {() => boolean} stopped whether the game has stopped (no more acknowledgements)
+ * @returns {(frame: object, arrival: {t: number, at: number}) => void} call after each frame
+ */
+function frameAcks(socket, stream, fps, stopped) {
+  let first = true;
+  return (frame, arrival) => {
+    const { step, episode } = frame;
+    if (typeof step !== "number" || typeof episode !== "number") return;
+    if (!first && step % fps !== 0) return;
+    first = false;
+    requestAnimationFrame(() => {
+      if (stopped()) return;
+      const drawMs = Math.max(0, performance.now() - arrival.at);
+      socket.emit("game_frame_ack", { stream, step, episode, t: arrival.t, draw_ms: drawMs });
+    });
+  };
+}
+
+/**
  * Start a server game for a scene.
  * @param {object} spec the GymScene spec
  * @param {object} api the scene API (socket, sceneKey)
@@ -132,13 +165,19 @@ class FrameDecoder {
  */
 async function start(spec, api, hooks) {
   const socket = api.socket;
+  const fps = Math.max(1, Math.round(spec.fps || 30));
   let decoder = null;
   let stream = -1;
+  let stopped = false;
   const onFrame = (message) => {
     if (message.stream !== stream) {
       if (decoder) decoder.close();
       stream = message.stream;
-      decoder = new FrameDecoder(hooks.onFrame);
+      const acks = frameAcks(socket, stream, fps, () => stopped);
+      decoder = new FrameDecoder((frame, arrival) => {
+        hooks.onFrame(frame);
+        acks(frame, arrival);
+      });
     }
     decoder.push(message.data);
   };
@@ -163,6 +202,7 @@ async function start(spec, api, hooks) {
       socket.emit("game_input", { key, down, t: performance.timeOrigin + performance.now() });
     },
     stop() {
+      stopped = true;
       socket.off("game_frame", onFrame);
       socket.off("game_status", onStatus);
       socket.off("game_over", onOver);
