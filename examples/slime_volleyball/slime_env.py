@@ -452,6 +452,7 @@ class SlimeVolleyballEnv:
             from mug_core.rendering import Surface
 
             surface = self._surfaces[agent_id] = Surface(self.render_width, self.render_height)
+            _draw_scenery(self, surface)
         _draw_frame(self, surface, agent_id)
         return surface.commit()
 
@@ -494,31 +495,47 @@ GROUND_DEPTH = 1.5  # court units of ground drawn below y = 0
 _HALF_CIRCLE = tuple((math.cos(math.pi * i / 20), math.sin(math.pi * i / 20)) for i in range(21))
 
 
-def _draw_frame(env: SlimeVolleyballEnv, surface: Any, agent_id: str | None) -> None:
-    """Issue the draw calls of one frame on ``surface`` (pixel coordinates, y down)."""
+def _scale(env: SlimeVolleyballEnv) -> tuple[float, float]:
+    """(pixels per court unit, pixel row of the ground line y = 0) of ``env``'s frames."""
+    k = env.render_width / (2.0 * COURT_HALF_WIDTH)
+    return k, env.render_height - GROUND_DEPTH * k
+
+
+def _draw_scenery(env: SlimeVolleyballEnv, surface: Any) -> None:
+    """Draw what never moves (sky, ground, net) as persistent objects, once per Surface."""
     w, h = env.render_width, env.render_height
-    k = w / (2.0 * COURT_HALF_WIDTH)
-    ground = h - GROUND_DEPTH * k
-
-    def px(x: float) -> float:
-        return round((x + COURT_HALF_WIDTH) * k, 1)
-
-    def py(y: float) -> float:
-        return round(ground - y * k, 1)
-
+    k, ground = _scale(env)
     surface.rect(x=0, y=0, w=w, h=h, color=SKY_COLOR, id="sky", persistent=True, depth=-10)
     surface.rect(
         x=0, y=ground, w=w, h=h - ground, color=GROUND_COLOR, id="ground", persistent=True, depth=0
     )
+    net_x = (COURT_HALF_WIDTH - NET_HALF_WIDTH) * k
+    net_top = ground - NET_HEIGHT * k
     net_w = 2 * NET_HALF_WIDTH * k
     surface.rect(
-        x=px(-NET_HALF_WIDTH), y=py(NET_HEIGHT), w=net_w, h=NET_HEIGHT * k, color=NET_COLOR,
-        id="net", persistent=True, depth=1,
-    )  # fmt: skip
-    surface.circle(
-        x=px(0.0), y=py(NET_HEIGHT), radius=net_w / 2, color=NET_COLOR, id="net_cap",
+        x=net_x, y=net_top, w=net_w, h=NET_HEIGHT * k, color=NET_COLOR, id="net",
         persistent=True, depth=1,
     )  # fmt: skip
+    surface.circle(
+        x=net_x + net_w / 2, y=net_top, radius=net_w / 2, color=NET_COLOR, id="net_cap",
+        persistent=True, depth=1,
+    )  # fmt: skip
+
+
+def _draw_frame(env: SlimeVolleyballEnv, surface: Any, agent_id: str | None) -> None:
+    """Issue the draw calls of one frame on ``surface`` (pixel coordinates, y down); the
+    scenery is already on it (see ``_draw_scenery``)."""
+    w, h = env.render_width, env.render_height
+    k, ground = _scale(env)
+    tenth_px = 10.0 * k
+
+    # Positions to a tenth of a pixel, so that tiny moves do not change the frame.
+    def px(x: float) -> float:
+        return round((x + COURT_HALF_WIDTH) * tenth_px) / 10.0
+
+    def py(y: float) -> float:
+        return round(ground * 10.0 - y * tenth_px) / 10.0
+
     bx, by = env._ball[0], env._ball[1]
     r = SLIME_RADIUS * k
     for agent in AGENTS:

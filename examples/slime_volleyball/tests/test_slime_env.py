@@ -363,3 +363,26 @@ def test_render_returns_a_packet() -> None:
     assert isinstance(env.render(), dict)
     assert isinstance(env.render(LEFT_AGENT), dict)
     env.close()
+
+
+def test_rendered_frames_rebuild_the_whole_court_in_every_episode() -> None:
+    rendering = pytest.importorskip("mug_core.rendering")
+    env = SlimeVolleyballEnv(points_to_win=1, serve_delay=0)
+    scenes: dict[str | None, Any] = dict.fromkeys([None, LEFT_AGENT, RIGHT_AGENT])
+    actions = random_actions(seed=3, n=400)
+    env.reset(seed=3)
+    episodes = 1
+    for joint in actions:
+        if not env.agents:
+            env.reset()
+            episodes += 1
+        env.step(joint)
+        for view in scenes:
+            packet = env.render(view) if view is not None else env.render()
+            scenes[view] = rendering.apply_packet(scenes[view], packet)
+            ids = set(scenes[view]["objects"])
+            assert {"sky", "ground", "net", "net_cap", "ball"} <= ids
+            assert {f"slime_{a}" for a in AGENTS} <= ids
+            assert ("you" in ids) == (view is not None)
+            assert scenes[view]["order"][0] == "sky"
+    assert episodes >= 2
