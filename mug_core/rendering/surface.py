@@ -30,9 +30,40 @@ def _r2(value: float) -> float:
     return int(value * 100.0 + (0.5 if value >= 0 else -0.5)) / 100.0
 
 
+def _at(value: Any, call: str, arg: str, scale: int = 1) -> float:
+    """A position ``value`` (times ``scale``) to two decimals, ints kept as ints.
+
+    Raises as ``_number`` does; the common finite-float case takes no further calls.
+    """
+    kind = type(value)
+    if kind is float and value - value == 0.0:
+        value *= scale
+        return int(value * 100.0 + (0.5 if value >= 0 else -0.5)) / 100.0
+    if kind is int:
+        return value * scale
+    return _r2(_number(value, call, arg) * scale)
+
+
+def _extent(value: Any, call: str, arg: str, scale: int = 1) -> float:
+    """A size ``value`` (times ``scale``) to two decimals; raises as ``_size`` does."""
+    if type(value) is float and value >= 0.0 and value - value == 0.0:
+        return int(value * scale * 100.0 + 0.5) / 100.0
+    return _r2(_size(value, call, arg) * scale)
+
+
+def _angle(value: Any, call: str, arg: str) -> float:
+    """An angle in radians to four decimals (as ``round(value, 4)``, ties aside)."""
+    value = _number(value, call, arg)
+    if type(value) is float and -1e9 < value < 1e9:
+        return int(value * 10000.0 + (0.5 if value >= 0 else -0.5)) / 10000.0
+    return round(value, 4)
+
+
 def _points(points: Any, call: str, minimum: int, sx: float, sy: float) -> list[float]:
     """Flatten ``[(x0, y0), (x1, y1), ...]`` to ``[x0, y0, x1, y1, ...]`` in pixels."""
-    if isinstance(points, str | bytes) or not isinstance(points, Iterable):
+    if type(points) is not list and (
+        isinstance(points, str | bytes) or not isinstance(points, Iterable)
+    ):
         raise TypeError(
             f"{call}(): points must be a sequence of (x, y) pairs, got {type(points).__name__}"
         )
@@ -70,7 +101,7 @@ def _paint(
         if fill is None:
             raise ValueError(f"{call}(): color and stroke_color are both None; nothing to draw")
         return fill, None, 0
-    width = 1 if stroke_width is None else _r2(_size(stroke_width, call, "stroke_width"))
+    width = 1 if stroke_width is None else _extent(stroke_width, call, "stroke_width")
     return fill, parse_color(stroke_color, call, "stroke_color"), width
 
 
@@ -130,14 +161,14 @@ class Surface(_Recorder):
         obj = {
             "id": None,
             "type": c,
-            "x": _r2(_number(x, c, "x") * sx),
-            "y": _r2(_number(y, c, "y") * sy),
-            "w": _r2(_size(w, c, "w") * sx),
-            "h": _r2(_size(h, c, "h") * sy),
+            "x": _at(x, c, "x", sx),
+            "y": _at(y, c, "y", sy),
+            "w": _extent(w, c, "w", sx),
+            "h": _extent(h, c, "h", sy),
             "color": fill,
             "stroke_color": stroke,
             "stroke_width": stroke_w,
-            "border_radius": _r2(_size(border_radius, c, "border_radius")),
+            "border_radius": _extent(border_radius, c, "border_radius"),
         }
         return self._add(c, obj, id, persistent, depth, tween_duration)
 
@@ -167,9 +198,9 @@ class Surface(_Recorder):
         obj = {
             "id": None,
             "type": c,
-            "x": _r2(_number(x, c, "x") * sx),
-            "y": _r2(_number(y, c, "y") * sy),
-            "radius": _r2(_size(radius, c, "radius") * max(sx, sy)),
+            "x": _at(x, c, "x", sx),
+            "y": _at(y, c, "y", sy),
+            "radius": _extent(radius, c, "radius", max(sx, sy)),
             "color": fill,
             "stroke_color": stroke,
             "stroke_width": stroke_w,
@@ -202,10 +233,10 @@ class Surface(_Recorder):
         obj = {
             "id": None,
             "type": c,
-            "x": _r2(_number(x, c, "x") * sx),
-            "y": _r2(_number(y, c, "y") * sy),
-            "rx": _r2(_size(rx, c, "rx") * sx),
-            "ry": _r2(_size(ry, c, "ry") * sy),
+            "x": _at(x, c, "x", sx),
+            "y": _at(y, c, "y", sy),
+            "rx": _extent(rx, c, "rx", sx),
+            "ry": _extent(ry, c, "ry", sy),
             "color": fill,
             "stroke_color": stroke,
             "stroke_width": stroke_w,
@@ -240,13 +271,13 @@ class Surface(_Recorder):
         obj = {
             "id": None,
             "type": c,
-            "x": _r2(_number(x, c, "x") * sx),
-            "y": _r2(_number(y, c, "y") * sy),
-            "radius": _r2(_size(radius, c, "radius") * max(sx, sy)),
-            "start_angle": round(_number(start_angle, c, "start_angle"), 4),
-            "end_angle": round(_number(end_angle, c, "end_angle"), 4),
+            "x": _at(x, c, "x", sx),
+            "y": _at(y, c, "y", sy),
+            "radius": _extent(radius, c, "radius", max(sx, sy)),
+            "start_angle": _angle(start_angle, c, "start_angle"),
+            "end_angle": _angle(end_angle, c, "end_angle"),
             "color": parse_color(color, c, "color"),
-            "width": _r2(_size(width, c, "width")),
+            "width": _extent(width, c, "width"),
             "fill": bool(fill),
         }
         return self._add(c, obj, id, persistent, depth, tween_duration)
@@ -275,7 +306,7 @@ class Surface(_Recorder):
             "type": c,
             "points": _points(points, c, 2, sx, sy),
             "color": parse_color(color, c, "color"),
-            "width": _r2(_size(width, c, "width")),
+            "width": _extent(width, c, "width"),
         }
         return self._add(c, obj, id, persistent, depth, tween_duration)
 
@@ -358,8 +389,8 @@ class Surface(_Recorder):
             "id": None,
             "type": c,
             "text": text,
-            "x": _r2(_number(x, c, "x") * sx),
-            "y": _r2(_number(y, c, "y") * sy),
+            "x": _at(x, c, "x", sx),
+            "y": _at(y, c, "y", sy),
             "size": _r2(font_size),
             "color": parse_color(color, c, "color"),
             "font": font,
@@ -408,11 +439,11 @@ class Surface(_Recorder):
             "type": c,
             "image_name": image_name,
             "frame": frame,
-            "x": _r2(_number(x, c, "x") * sx),
-            "y": _r2(_number(y, c, "y") * sy),
-            "w": _r2(_size(w, c, "w") * sx),
-            "h": _r2(_size(h, c, "h") * sy),
-            "angle": _r2(_number(angle, c, "angle")),
+            "x": _at(x, c, "x", sx),
+            "y": _at(y, c, "y", sy),
+            "w": _extent(w, c, "w", sx),
+            "h": _extent(h, c, "h", sy),
+            "angle": _at(angle, c, "angle"),
         }
         return self._add(c, obj, id, persistent, depth, tween_duration)
 

@@ -215,6 +215,18 @@ def test_arc_object() -> None:
     }
 
 
+def test_positions_round_to_hundredths_and_angles_to_ten_thousandths() -> None:
+    s = Surface(100, 100)
+    s.rect(-1.23456, 2.5, 7.891, 0.004, border_radius=1.239, stroke_color="red", stroke_width=0.333)
+    s.arc(1.00501, -0.12501, 2, -1.234567, 6.283185307179586, width=0.5)
+    rect, arc = s.commit()["objects"]
+    assert (rect["x"], rect["y"], rect["w"], rect["h"]) == (-1.23, 2.5, 7.89, 0)
+    assert (rect["border_radius"], rect["stroke_width"]) == (1.24, 0.33)
+    assert (arc["x"], arc["y"], arc["radius"], arc["width"]) == (1.01, -0.13, 2, 0.5)
+    assert (arc["start_angle"], arc["end_angle"]) == (-1.2346, 6.2832)
+    assert [type(arc[k]) for k in ("radius", "start_angle")] == [int, float]  # ints stay ints
+
+
 def test_line_object_is_flat_and_updatable_by_id() -> None:
     s = Surface(100, 100)
     s.line([(0, 0), (10, 5.554), [20, 0]], color="blue", width=2, id="path")
