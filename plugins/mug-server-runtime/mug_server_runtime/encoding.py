@@ -29,7 +29,6 @@ from __future__ import annotations
 import json
 import zlib
 from base64 import b64decode, b64encode
-from operator import sub
 from typing import Any
 
 import orjson
@@ -50,8 +49,10 @@ def _line(value: dict[str, Any]) -> bytes:
         return (_std_dumps(value) + "\n").encode()
 
 
-def _hundredths(points: list[float]) -> list[int]:
-    return [round(v * 100) for v in points]
+def _point_differences(now: list[float], before: list[float]) -> list[int]:
+    """``round(n * 100) - round(b * 100)`` for each pair of two equally long lists: Surface points
+    are whole hundredths, so the difference of the two floats, scaled, rounds to that integer."""
+    return [round((n - b) * 100.0) for n, b in zip(now, before, strict=False)]
 
 
 class ViewStream:
@@ -65,7 +66,6 @@ class ViewStream:
         self.seq = 0
         self.stream_id = 0
         self.bytes_out = 0
-        self._points: dict[str, list[int]] = {}  # last points sent per id, in hundredths
         self._compressor = zlib.compressobj(1, zlib.DEFLATED, -12, 4)
 
     def restart(self) -> bytes:
@@ -95,7 +95,6 @@ class ViewStream:
         self.seq = packet["seq"]
         if packet["clear"]:
             objects.clear()
-            self._points.clear()
             self.size = [packet["width"], packet["height"]]
             delta["c"] = self.size
         if packet["assets"]:
@@ -106,7 +105,6 @@ class ViewStream:
         if removed:
             for object_id in removed:
                 objects.pop(object_id, None)
-                self._points.pop(object_id, None)
             delta["r"] = removed
         full: list[dict[str, Any]] = []
         updates: list[list[Any]] = []
@@ -116,22 +114,13 @@ class ViewStream:
             objects[object_id] = obj
             if old is None or old.keys() != obj.keys() or old["type"] != obj["type"]:
                 full.append(obj)
-                self._points.pop(object_id, None)
                 continue
-            changed: dict[str, Any] = {}
-            for field, value in obj.items():
-                before = old[field]
-                if before != value:
-                    if field == "points" and len(before) == len(value):
-                        now = _hundredths(value)
-                        then = self._points.get(object_id) or _hundredths(before)
-                        changed["dp"] = list(map(sub, now, then))
-                        self._points[object_id] = now
-                    else:
-                        if field == "points":
-                            self._points.pop(object_id, None)
-                        changed[field] = value
+            changed = {field: value for field, value in obj.items() if old[field] != value}
             if changed:
+                points = changed.get("points")
+                if points is not None and len(points) == len(old["points"]):
+                    del changed["points"]
+                    changed["dp"] = _point_differences(points, old["points"])
                 updates.append([object_id, changed])
         if full:
             delta["n"] = full
