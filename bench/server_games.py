@@ -1,15 +1,19 @@
 """How many server-runtime games can one study server run at once?
 
 For each K, starts a study server (``mug run``, a separate process) whose game scene is
-two-player slime volleyball stepping on the server at 30 fps, then 2K python-socketio clients
-join, get grouped in pairs by the waiting room, and press keys (a key change every 0.4 s). After
-the games have run for ``--seconds``, the server reports its tick lateness (how late each step
-ran against the fixed 30 fps schedule, counted from one second after the last game started),
-each game's steps per second (median over games) and CPU (all processes, and the study server's
-main process alone, in cores), the CPU of the simulated clients (this process, on the same
-machine); the clients count the bytes they got. ``stop s`` is how long the
-server took to exit after SIGTERM, ``load`` the machine's 1-minute load average before the run
-(other work on the machine skews timing).
+two-player slime volleyball stepping on the server at 30 fps, then 2K simulated participants
+join, get grouped in pairs by the waiting room, and press keys (a key change every 0.4 s). The
+participants are lean Socket.IO clients (``sio_client.py``) on real websockets to the real
+server; they count the bytes of the frames they get without decoding the frames, because a
+participant's decoding runs on their own machine, so the clients take little of the CPU that
+this machine shares with the server. After the games have run for ``--seconds``, the server
+reports its tick lateness (how late each step ran against the fixed 30 fps schedule, counted
+from one second after the last game started), each game's steps per second (median over games)
+and CPU (all processes, and the study server's main process alone, in cores); ``CPU bots`` is
+the CPU of the simulated clients (this process, on the same machine) and ``B/s/client`` the
+frame bytes each got per second. ``stop s`` is how long the server took to exit after SIGTERM,
+``load`` the machine's 1-minute load average before the run (other work on the machine skews
+timing).
 
     python bench/server_games.py --games 10,25,50,100 [--sink-processes]
 
@@ -29,7 +33,7 @@ import threading
 import time
 from pathlib import Path
 
-import socketio
+from sio_client import ClientPool
 
 from mug_core.testing import free_port, start_study_process
 
@@ -64,13 +68,13 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-async def _client(url: str, index: int, seconds: float, received: list[int]) -> None:
+async def _client(
+    pool: ClientPool, url: str, index: int, seconds: float, received: list[int]
+) -> None:
     rng = random.Random(index)
-    client = socketio.AsyncClient(reconnection=False)
-    client.on("game_frame", lambda m: received.__setitem__(index, received[index] + len(m["data"])))
     grouped = asyncio.Event()
+    client = await pool.connect(url, timeout=30)
     client.on("group", lambda m: grouped.set())
-    await client.connect(url, transports=["websocket"], wait_timeout=30)
     await client.call("join", {"participant_id": f"p{index}", "tab_id": "t"}, timeout=60)
     await client.call("scene_event", {"scene_key": "match", "name": "wait", "payload": {}})
     await asyncio.wait_for(grouped.wait(), 60)
@@ -80,10 +84,11 @@ async def _client(url: str, index: int, seconds: float, received: list[int]) -> 
     while time.monotonic() < deadline:
         await asyncio.sleep(0.4)
         if held is not None:
-            await client.emit("game_input", {"key": held, "down": False, "t": 0})
+            client.emit("game_input", {"key": held, "down": False, "t": 0})
         held = rng.choice(KEYS)
-        await client.emit("game_input", {"key": held, "down": True, "t": 0})
+        client.emit("game_input", {"key": held, "down": True, "t": 0})
     await client.disconnect()
+    received[index] = client.frame_bytes
 
 
 def _run_k(k: int, seconds: float, sink_processes: bool) -> dict[str, float]:
@@ -114,7 +119,10 @@ def _run_k(k: int, seconds: float, sink_processes: bool) -> dict[str, float]:
             received = [0] * (2 * k)
 
             async def everyone() -> None:
-                await asyncio.gather(*(_client(url, i, seconds, received) for i in range(2 * k)))
+                async with ClientPool() as pool:
+                    await asyncio.gather(
+                        *(_client(pool, url, i, seconds, received) for i in range(2 * k))
+                    )
 
             clients_cpu = time.process_time()
             clients_wall = time.monotonic()
