@@ -27,7 +27,7 @@ def _r2(value: float) -> float:
     at thousands of coordinates a second (ties may round differently; pixels do not care)."""
     if type(value) is int:
         return value
-    return int(value * 100.0 + (0.5 if value >= 0 else -0.5)) / 100.0
+    return round(value * 100.0) / 100.0
 
 
 def _at(value: Any, call: str, arg: str, scale: int = 1) -> float:
@@ -37,8 +37,7 @@ def _at(value: Any, call: str, arg: str, scale: int = 1) -> float:
     """
     kind = type(value)
     if kind is float and value - value == 0.0:
-        value *= scale
-        return int(value * 100.0 + (0.5 if value >= 0 else -0.5)) / 100.0
+        return round(value * scale * 100.0) / 100.0
     if kind is int:
         return value * scale
     return _r2(_number(value, call, arg) * scale)
@@ -47,7 +46,7 @@ def _at(value: Any, call: str, arg: str, scale: int = 1) -> float:
 def _extent(value: Any, call: str, arg: str, scale: int = 1) -> float:
     """A size ``value`` (times ``scale``) to two decimals; raises as ``_size`` does."""
     if type(value) is float and value >= 0.0 and value - value == 0.0:
-        return int(value * scale * 100.0 + 0.5) / 100.0
+        return round(value * scale * 100.0) / 100.0
     return _r2(_size(value, call, arg) * scale)
 
 
@@ -55,7 +54,7 @@ def _angle(value: Any, call: str, arg: str) -> float:
     """An angle in radians to four decimals (as ``round(value, 4)``, ties aside)."""
     value = _number(value, call, arg)
     if type(value) is float and -1e9 < value < 1e9:
-        return int(value * 10000.0 + (0.5 if value >= 0 else -0.5)) / 10000.0
+        return round(value * 10000.0) / 10000.0
     return round(value, 4)
 
 
@@ -78,10 +77,8 @@ def _points(points: Any, call: str, minimum: int, sx: float, sy: float) -> list[
             ) from None
         if type(px) is float and type(py) is float and px - px == 0.0 and py - py == 0.0:
             # the common case, inlined: finite floats, rounded as _r2 does
-            px *= sx
-            py *= sy
-            append(int(px * 100.0 + (0.5 if px >= 0 else -0.5)) / 100.0)
-            append(int(py * 100.0 + (0.5 if py >= 0 else -0.5)) / 100.0)
+            append(round(px * sx * 100.0) / 100.0)
+            append(round(py * sy * 100.0) / 100.0)
             continue
         append(_r2(_number(px, call, f"points[{i}]") * sx))
         append(_r2(_number(py, call, f"points[{i}]") * sy))
