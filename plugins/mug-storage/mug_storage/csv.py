@@ -173,6 +173,9 @@ class CsvSink:
         """Directories whose entries changed and are not yet fsynced (kept across failures)."""
         self._known_dirs: set[Path] = set()
         self._paths: dict[tuple[Any, ...], Path] = {}
+        self._tails: dict[Path, tuple[int, int, list[str]]] = {}
+        """(size, last seq, header) of each file as this sink last left it: reopening a file
+        that the open-file cache closed need not read it again."""
         self._closed = False
         root = Path(context.data_dir)
         _files.ensure_dir(root.absolute(), self._pending_dirs)
@@ -343,13 +346,19 @@ class CsvSink:
             _files.repair_torn_tail(path)
         fd = _files.open_append(path)
         try:
-            header = [] if os.fstat(fd).st_size == 0 else _files.read_header(path) or []
+            size = os.fstat(fd).st_size
+            tail = self._tails.get(path)
+            if tail is not None and tail[0] == size:  # as this sink left it
+                header, last_seq = list(tail[2]), tail[1]
+            else:
+                header = [] if size == 0 else _files.read_header(path) or []
+                last_seq = _last_seq(path, header)
         except BaseException:
             os.close(fd)
             raise
         if not header:
             self._pending_dirs.add(path.parent)  # (probably) a new directory entry
-        entry = OpenFile(path, fd, header, last_seq=_last_seq(path, header))
+        entry = OpenFile(path, fd, header, last_seq=last_seq)
         self._cache.put(entry)
         return entry
 
@@ -374,10 +383,15 @@ class CsvSink:
             for row in rows
         ]
         data = _csv_bytes(lines if entry.header else [columns, *lines])
-        appended.append((path, os.fstat(entry.fd).st_size))
+        size = os.fstat(entry.fd).st_size
+        appended.append((path, size))
         entry.dirty = True
+        self._tails.pop(path, None)  # unknown until the write is whole
         _files.write_all(entry.fd, data)
         entry.header = columns
+        if len(self._tails) >= _MAX_CACHED_PATHS:
+            self._tails.clear()
+        self._tails[path] = (size + len(data), entry.last_seq, columns)
 
     def _rewrite(self, entry: OpenFile, columns: list[str]) -> OpenFile:
         """Replace the file with one whose header is ``columns``; old rows get empty cells."""
@@ -399,13 +413,15 @@ class CsvSink:
         _files.atomic_replace(path, chunks())
         self._pending_dirs.add(path.parent)
         self._cache.discard(path)
-        fresh = OpenFile(path, _files.open_append(path), columns)
+        self._tails.pop(path, None)
+        fresh = OpenFile(path, _files.open_append(path), columns, last_seq=entry.last_seq)
         self._cache.put(fresh)
         return fresh
 
     def _rollback(self, appended: list[tuple[Path, int]]) -> None:
         for path, size in appended:
             self._cache.discard(path)  # reopen cleanly next time; never reuse a failed fd
+            self._tails.pop(path, None)
             try:
                 os.truncate(path, size)
             except OSError as exc:

@@ -454,3 +454,34 @@ def test_a_batch_delivered_again_lands_once(data_dir: Path) -> None:
         rows = list(csv.DictReader(file))
     assert [row["step"] for row in rows] == ["1", "2", "3"]
     assert [row["seq"] for row in rows] == ["1", "2", "3"]
+
+
+def test_a_file_the_cache_closed_is_not_read_again_but_still_skips_repeats(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More files than ``max_open_files`` (a study with many participants): reopening a file
+    this sink left as it was reads nothing back, and a batch delivered again still lands once.
+    A file changed behind the sink's back is read again."""
+    reads: list[Path] = []
+    iter_rows = _files.iter_rows
+    monkeypatch.setattr(_files, "iter_rows", lambda path: reads.append(path) or iter_rows(path))
+
+    def step(pid: str, seq: int) -> Record:
+        return Record("step", EXP, pid, {"step": seq}, scene_key="game", episode=0, seq=seq)
+
+    sink = CsvSink(SinkContext(EXP, data_dir, {"max_open_files": 2}))
+    pids = [f"p{n}" for n in range(5)]
+    for round_ in range(4):
+        for n, pid in enumerate(pids):
+            sink.write([step(pid, 10 * round_ + n)])
+    assert reads == []
+    sink.write([step("p0", 30), step("p0", 40)])  # 30 was delivered before
+    with (data_dir / "game" / "p1_ep0.csv").open("a", newline="") as file:
+        file.write("1,p1,game,0,99,99\r\n")
+    sink.write([step("p1", 99), step("p1", 100)])
+    sink.close()
+    assert reads == [data_dir / "game" / "p1_ep0.csv"]
+    p0 = [row["seq"] for row in read_csv(data_dir / "game" / "p0_ep0.csv")]
+    p1 = [row["seq"] for row in read_csv(data_dir / "game" / "p1_ep0.csv")]
+    assert p0 == ["0", "10", "20", "30", "40"]
+    assert p1 == ["1", "11", "21", "31", "99", "100"]
