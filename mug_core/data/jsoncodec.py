@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 import uuid
 from typing import Any
 
@@ -73,13 +74,33 @@ def _may_hold_nonfinite(value: Any) -> bool:
     Exact for plain dicts, lists, tuples and scalars; True for anything else (a NumPy array,
     a subclass), which then takes the standard library's path."""
     kind = type(value)
-    if kind is float:
-        return value - value != 0.0  # NaN and infinities give NaN
     if kind is dict:
-        return any(map(_may_hold_nonfinite, value.values()))
-    if kind is list or kind is tuple:
-        return any(map(_may_hold_nonfinite, value))
-    return not (value is None or kind is str or kind is int or kind is bool)
+        items: Any = value.values()
+    elif kind is list or kind is tuple:
+        items = value
+        if items and type(items[0]) is float:
+            # Most likely all floats (an observation): one pass in C. A sum is finite only
+            # if every term is; an overflow of finite terms errs on the safe side.
+            try:
+                return not math.isfinite(math.fsum(items))
+            except TypeError:
+                pass  # not all numbers: look at each
+            except (OverflowError, ValueError):
+                return True
+    elif kind is float:
+        return value - value != 0.0  # NaN and infinities give NaN
+    else:
+        return not (value is None or kind is str or kind is int or kind is bool)
+    for item in items:
+        kind = type(item)
+        if kind is float:
+            if item - item != 0.0:
+                return True
+        elif not (
+            item is None or kind is str or kind is int or kind is bool
+        ) and _may_hold_nonfinite(item):
+            return True
+    return False
 
 
 def _fallback(value: Any, sort_keys: bool) -> str:

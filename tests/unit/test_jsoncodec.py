@@ -43,6 +43,10 @@ def test_nan_is_never_written_as_null() -> None:
     assert jsoncodec.dumps({"a": [1.5, float("nan")], "b": None}) == '{"a":[1.5,NaN],"b":null}'
     assert jsoncodec.dumps({"a": ArrayLike()}) == '{"a":[1.0,NaN]}'
     assert jsoncodec.dumps([float("inf")]) == "[Infinity]"
+    assert jsoncodec.dumps([1.0, "a", float("nan"), None]) == '[1.0,"a",NaN,null]'
+    assert jsoncodec.dumps({"o": [math.inf, -math.inf], "n": None}) == (
+        '{"o":[Infinity,-Infinity],"n":null}'
+    )
     assert jsoncodec.dumps({"a": [1.5, 2.0], "b": None}) == '{"a":[1.5,2.0],"b":null}'
 
 
