@@ -76,6 +76,23 @@ class Record:
             del envelope["values"]
             return f'{jsoncodec.dumps(envelope)[:-1]},"values":{values_json}}}'
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled as constructor arguments: game processes send thousands of records a second,
+        # and this is several times cheaper than attrs' generic slot state.
+        return (
+            Record,
+            (
+                self.kind,
+                self.experiment_id,
+                self.participant_id,
+                self.values,
+                self.scene_key,
+                self.episode,
+                self.created_at,
+                self.seq,
+            ),
+        )
+
     def with_seq(self, seq: int) -> Record:
         """This record numbered ``seq`` (cheaper than ``attrs.evolve``)."""
         return Record(

@@ -6,6 +6,7 @@ import datetime
 import enum
 import json
 import math
+import pickle
 import uuid
 
 import pytest
@@ -86,3 +87,11 @@ def test_records_sharing_values_serialise_as_each_would_alone() -> None:
 def test_an_id_with_a_lone_surrogate_still_serialises() -> None:
     record = Record("step", "exp", "p\ud800", {"step": 0}, scene_key="game", episode=0)
     assert Record.from_json(record.to_json()).participant_id == "p\ud800"
+
+
+def test_records_travel_between_processes_whole_and_still_sharing_values() -> None:
+    values = {"step": 2, "obs": [0.5]}
+    records = [Record("step", "exp", pid, values, "game", 1, 12.5, seq=4) for pid in ("a", "b")]
+    back = pickle.loads(pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL))
+    assert back == records
+    assert back[0].values is back[1].values  # serialised once on the other side too
