@@ -14,14 +14,12 @@ durability guarantee and every column are documented in ``docs/data.md``.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import os
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -103,11 +101,21 @@ def check_path_id(value: object, what: str) -> str:
     return value
 
 
-def _csv_bytes(rows: Iterator[list[str]] | list[list[str]]) -> bytes:
-    buf = io.StringIO()
-    writer = csv.writer(buf)  # "\r\n" line ends: a lone "\r" in a value is then quoted
-    writer.writerows(rows)
-    return buf.getvalue().encode("utf-8", _ENCODING_ERRORS)
+def _csv_line(cells: Sequence[str]) -> str:
+    """One CSV row exactly as :func:`csv.writer` writes it (cells holding a comma, a quote or a
+    line break quoted, quotes doubled, CRLF line ends), in under half its time."""
+    out = []
+    for cell in cells:
+        if '"' in cell or "," in cell or "\n" in cell or "\r" in cell:
+            cell = '"' + cell.replace('"', '""') + '"'
+        out.append(cell)
+    if len(out) == 1 and not out[0]:
+        return '""\r\n'  # a lone empty cell would read back as no cell at all
+    return ",".join(out) + "\r\n"
+
+
+def _csv_bytes(rows: Iterable[Sequence[str]]) -> bytes:
+    return "".join(map(_csv_line, rows)).encode("utf-8", _ENCODING_ERRORS)
 
 
 def _union(header: list[str], rows: list[dict[str, str]]) -> list[str]:

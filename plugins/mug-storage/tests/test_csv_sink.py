@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import io
+import itertools
 import json
 import math
 import os
@@ -12,7 +14,7 @@ from typing import Any
 
 import pytest
 from mug_storage import _files, plugin
-from mug_storage.csv import CsvSink, encode_cell
+from mug_storage.csv import CsvSink, _csv_bytes, encode_cell
 
 from mug_core.data.records import SCHEMA_VERSION, Record
 from mug_core.data.sinks import DataSink, SinkContext
@@ -485,3 +487,12 @@ def test_a_file_the_cache_closed_is_not_read_again_but_still_skips_repeats(
     p1 = [row["seq"] for row in read_csv(data_dir / "game" / "p1_ep0.csv")]
     assert p0 == ["0", "10", "20", "30", "40"]
     assert p1 == ["1", "11", "21", "31", "99", "100"]
+
+
+def test_rows_are_written_exactly_as_the_csv_module_writes_them() -> None:
+    cells = ["", " ", "a", "\0", "\t", "\r", "\n", "\r\n", '"', '""x', ",", "é", "a,b", "=1"]
+    rows = [list(pair) for pair in itertools.product(cells, repeat=2)] + [[c] for c in cells]
+    expected = io.StringIO()
+    csv.writer(expected).writerows(rows)
+    assert _csv_bytes(rows) == expected.getvalue().encode()
+    assert list(csv.reader(io.StringIO(_csv_bytes(rows).decode(), newline=""))) == rows
