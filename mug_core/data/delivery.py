@@ -126,6 +126,7 @@ class Delivery:
         self.stopping = threading.Event()
         self.drainers: list[Any] = []
         self._in_process: dict[str, DataSink] = {}
+        self._dropped = store.last_seq  # records up to here are not in store.recent
         for name, sink in sinks.items():
             ref = factory_ref(type(sink)) if contexts and name in contexts else None
             if ref is None or contexts is None:
@@ -185,8 +186,11 @@ class Delivery:
         done = min(d.cursor for d in self.drainers)
         recent = self.store.recent
         with self.store.recent_lock:
-            while recent and (oldest := next(iter(recent))) <= done:
-                del recent[oldest]
+            # By number, not by taking the dict's first key: after many deletions at its
+            # front, finding a dict's first key means stepping over every deleted slot.
+            for seq in range(self._dropped + 1, done + 1):
+                recent.pop(seq, None)
+            self._dropped = max(self._dropped, done)
         with db:
             db.execute(
                 f"DELETE FROM records WHERE seq <= "

@@ -104,3 +104,36 @@ def test_queued_records_survive_a_restart(tmp_path: Path) -> None:
         OUTAGE.clear()
     rows = _flaky_rows(config)
     assert [r["scene"] for r in rows if r["kind"] == "scene"] == ["consent"]
+
+
+def test_records_every_sink_holds_leave_memory(tmp_path: Path) -> None:
+    """The records kept in memory for the drainers are let go once every sink has them."""
+    from mug_core.data.delivery import Delivery
+    from mug_core.server.store import SQLiteStudyStore
+
+    class ListSink:
+        def __init__(self) -> None:
+            self.records: list[Record] = []
+
+        def write(self, records: Sequence[Record]) -> None:
+            self.records.extend(records)
+
+        def close(self) -> None:
+            pass
+
+    store = SQLiteStudyStore(tmp_path / "state.sqlite3")
+    sinks = {"a": ListSink(), "b": ListSink()}
+    delivery = Delivery(store, sinks)
+
+    async def commit() -> None:
+        for n in range(50):
+            batch = [Record("event", "e", "p", {"n": 10 * n + k}, "s", 0) for k in range(10)]
+            await store.commit(None, batch)
+
+    asyncio.run(commit())
+    assert delivery.wait_drained(timeout=30)
+    delivery.close()
+    asyncio.run(store.close())
+    assert [r.values["n"] for r in sinks["a"].records] == list(range(500))
+    assert [r.seq for r in sinks["b"].records] == list(range(1, 501))
+    assert store.recent == {}
