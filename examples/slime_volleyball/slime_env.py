@@ -491,8 +491,6 @@ BALL_COLOR = "#ffcf33"
 TEXT_COLOR = "#1d2b44"
 SLIME_COLORS = {LEFT_AGENT: "#e8553a", RIGHT_AGENT: "#2f80ed"}
 GROUND_DEPTH = 1.5  # court units of ground drawn below y = 0
-# Unit upper half-circle; trigonometry is fine here because drawing never feeds the simulation.
-_HALF_CIRCLE = tuple((math.cos(math.pi * i / 20), math.sin(math.pi * i / 20)) for i in range(21))
 
 
 def _scale(env: SlimeVolleyballEnv) -> tuple[float, float]:
@@ -541,8 +539,11 @@ def _draw_frame(env: SlimeVolleyballEnv, surface: Any, agent_id: str | None) -> 
     for agent in AGENTS:
         x, y = env._slimes[agent][0], env._slimes[agent][1]
         cx, cy = px(x), py(y)
-        points = [(cx + r * c, cy - r * s) for c, s in _HALF_CIRCLE]
-        surface.polygon(points=points, color=SLIME_COLORS[agent], id=f"slime_{agent}", depth=2)
+        # The body is the upper half disc: a pie slice from 9 o'clock clockwise to 3 o'clock.
+        surface.arc(
+            x=cx, y=cy, radius=r, start_angle=math.pi, end_angle=2 * math.pi,
+            color=SLIME_COLORS[agent], fill=True, id=f"slime_{agent}", depth=2,
+        )  # fmt: skip
         facing = 1.0 if agent == LEFT_AGENT else -1.0
         ex, ey = x + 0.55 * SLIME_RADIUS * facing, y + 0.55 * SLIME_RADIUS
         dx, dy = bx - ex, by - ey

@@ -541,10 +541,13 @@ def test_slime_volleyball_frame_screenshot(page: Any, tmp_path: Path) -> None:
     assert_color(page, 10, ground["y"] + ground["h"] / 2, hex_rgb(ground["color"]), tolerance=3)
     assert_color(page, ball["x"], ball["y"], hex_rgb(ball["color"]), tolerance=3)
     for agent in env.possible_agents:
-        slime = objects[f"slime_{agent}"]
-        xs, ys = slime["points"][0::2], slime["points"][1::2]
-        inside = ((min(xs) + max(xs)) / 2 - 8, max(ys) - 3)  # low in the dome, off the eye
+        slime = objects[f"slime_{agent}"]  # a half disc standing on the ground line
+        inside = (slime["x"] - 8, slime["y"] - 3)  # low in the dome, off the eye
         assert_color(page, *inside, hex_rgb(slime["color"]), tolerance=3)
+        above = (slime["x"], slime["y"] - slime["radius"] - 3)
+        assert_color(page, *above, hex_rgb(sky["color"]), tolerance=3)
+        below = (slime["x"], slime["y"] + slime["radius"] / 2)  # the lower half is not drawn
+        assert_color(page, *below, hex_rgb(ground["color"]), tolerance=3)
 
 
 def test_a_30_object_frame_draws_in_well_under_2_ms(page: Any) -> None:
