@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["dumps", "json_default", "loads"]
+__all__ = ["dumps", "dumps_sorted", "json_default", "loads"]
 
 # Dates and dataclasses go to json_default, which refuses them as the standard library does.
 _OPTIONS = (
@@ -51,6 +51,17 @@ _COMPACT = json.JSONEncoder(separators=(",", ":"), default=json_default).encode
 _COMPACT_SORTED = json.JSONEncoder(
     separators=(",", ":"), sort_keys=True, ensure_ascii=False, default=json_default
 ).encode
+
+
+def dumps_sorted(value: Any) -> str:
+    """``dumps(value, sort_keys=True)``, for the hottest callers (one call less per value)."""
+    try:
+        data = orjson.dumps(value, default=json_default, option=_SORTED)
+    except TypeError:
+        return _COMPACT_SORTED(value)
+    if b"null" in data and _may_hold_nonfinite(value):
+        return _COMPACT_SORTED(value)
+    return data.decode()
 
 
 def dumps(value: Any, *, sort_keys: bool = False) -> str:

@@ -133,7 +133,7 @@ def _cells(values: Any, kind: str) -> dict[str, str]:
     """The cells of a record's ``values``: :func:`encode_cell` of each, common types inline
     (this runs for every cell of a study)."""
     cells: dict[str, str] = {}
-    dumps = jsoncodec.dumps
+    dumps = jsoncodec.dumps_sorted
     for key, value in values.items():
         if not isinstance(key, str) or not key:
             raise ValueError(f"{kind} record column names must be non-empty strings, got {key!r}")
@@ -145,7 +145,7 @@ def _cells(values: Any, kind: str) -> dict[str, str]:
         elif value_type is int:
             cells[key] = int.__repr__(value)
         elif value_type is dict or value_type is list:
-            cells[key] = dumps(value, sort_keys=True)
+            cells[key] = dumps(value)
         else:
             cells[key] = encode_cell(value)
     return cells
