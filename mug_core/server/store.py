@@ -12,7 +12,6 @@ anyone down; the outbox keeps them until every sink has them, across restarts.
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 import threading
 import time
@@ -21,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
+from mug_core.data import jsoncodec
 from mug_core.data.batching import BatchedWriter
 from mug_core.data.records import Record, records_to_json
 from mug_core.server.flow import ParticipantState
@@ -122,12 +122,12 @@ class SQLiteStudyStore:
         if text is None:
             loop = asyncio.get_running_loop()
             text = await loop.run_in_executor(self._reader, self._read, participant_id)
-        return None if text is None else ParticipantState.from_dict(json.loads(text))
+        return None if text is None else ParticipantState.from_dict(jsoncodec.loads(text))
 
     async def commit(self, state: ParticipantState | None, records: Sequence[Record]) -> None:
         # Serialise here, on the caller's side: a value that is not JSON fails the caller,
         # not the whole batch.
-        text = None if state is None else json.dumps(state.to_dict())
+        text = None if state is None else jsoncodec.dumps(state.to_dict())
         bodies = records_to_json(records)
         pid = None if state is None else state.participant_id
         await self._writer.submit([(pid, text, bodies, records)], asyncio.get_running_loop())
