@@ -119,7 +119,7 @@ class ServerGame:
         self.ticks_late: list[float] = []  # seconds each step ran after its due time
         self.step_count = 0
         self.first_tick = self._last_tick = 0.0  # monotonic time of the first and last steps
-        self.files = EnvFiles(scene)
+        self.files = EnvFiles.for_scene(scene)
         with self.files.importable():
             self.namespace = self.files.namespace()
             self.env = self.namespace["env"]
