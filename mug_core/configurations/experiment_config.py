@@ -38,7 +38,7 @@ class ExperimentConfig:
     data_dir: Path = Path("data")
     sinks: list[str] = attrs.field(factory=lambda: ["csv"])
     sink_options: dict[str, dict[str, Any]] = attrs.field(factory=dict)
-    sink_processes: bool = False
+    sink_processes: bool | None = None
     state_path: Path | None = None
     plugin_allow: list[str] | None = None
     plugin_block: list[str] = attrs.field(factory=list)
@@ -87,9 +87,13 @@ class ExperimentConfig:
     ) -> Self:
         """Where data goes: sink names (``["csv"]`` by default, e.g. ``["csv", "s3"]``), the
         local data folder, options per sink, and the progress store file
-        (``<data_dir>/<experiment_id>/.mug-state.sqlite3`` by default). With
-        ``sink_processes=True`` each sink runs in a process of its own, so writing data never
-        competes with the server for its Python interpreter (for very busy studies)."""
+        (``<data_dir>/<experiment_id>/.mug-state.sqlite3`` by default).
+
+        ``sink_processes`` decides where sinks run. By default (``None``) a sink whose class says
+        it can (``process_safe = True``: mug-storage's ``csv`` and ``s3``) runs in a process of
+        its own, so writing data never competes with the server for its Python interpreter,
+        and any other sink runs on a thread of the server. ``True`` puts every sink a child
+        process can import in a process; ``False`` keeps them all on threads."""
         if sinks is not None:
             self.sinks = [sinks] if isinstance(sinks, str) else list(sinks)
         if data_dir is not None:

@@ -32,6 +32,10 @@ class DataSink(Protocol):
     of records in arrival order. ``write`` returns only when every record is durable (on disk,
     fsynced, or acknowledged by the remote store); raising means none of the batch may be
     counted as stored, and the server retries or reports it.
+
+    A class attribute ``process_safe = True`` (optional) says the sink may run in a child
+    process of its own: it is built from its context alone and shares no state with the server.
+    Studies then run it in one by default (``ExperimentConfig.data(sink_processes=...)``).
     """
 
     def __init__(self, context: SinkContext) -> None: ...

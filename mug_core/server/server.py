@@ -6,6 +6,7 @@ import asyncio
 import gc
 import logging
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -143,9 +144,7 @@ class MugServer:
             contexts[name] = SinkContext(self.config.experiment_id or "", study_dir, options)
             sinks[name] = sink_class(contexts[name])
         self.store = SQLiteStudyStore(self.config.resolved_state_path)
-        self.delivery = Delivery(
-            self.store, sinks, contexts if self.config.sink_processes else None
-        )
+        self.delivery = Delivery(self.store, sinks, _in_processes(self.config, sinks, contexts))
         if not self.delivery.wait_started():
             log.error("a data sink's process did not start; its records wait in the outbox")
 
@@ -172,3 +171,14 @@ class MugServer:
             await self.sio.shutdown()
             await self.store.close()
             await asyncio.to_thread(self.delivery.close)
+
+
+def _in_processes(
+    config: ExperimentConfig, sinks: Mapping[str, Any], contexts: dict[str, SinkContext]
+) -> dict[str, SinkContext] | None:
+    """The contexts of the sinks that run in processes of their own (see
+    :meth:`ExperimentConfig.data`): by default those whose class is ``process_safe``."""
+    if config.sink_processes is None:
+        chosen = {n: c for n, c in contexts.items() if getattr(sinks[n], "process_safe", False)}
+        return chosen or None
+    return contexts if config.sink_processes else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mug_core.data import Record, SinkContext
 from mug_core.data.delivery import Delivery
@@ -12,6 +13,9 @@ from mug_core.data.sink_process import ProcessDrainer, factory_ref
 from mug_core.server.flow import ParticipantState
 from mug_core.server.store import SQLiteStudyStore
 from tests.support.jsonl_sink import JsonlSink, read_records
+
+if TYPE_CHECKING:
+    from mug_core.testing import StudyServer
 
 
 def _commit(store: SQLiteStudyStore, first: int, count: int) -> None:
@@ -97,3 +101,40 @@ def test_a_study_server_can_run_its_sinks_in_processes(tmp_path: Path) -> None:
         server.flush()
     rows = read_records(config.study_dir / "records.jsonl")
     assert [r["scene_key"] for r in rows if r["kind"] == "scene"] == ["consent"]
+
+
+def test_by_default_only_sinks_that_say_so_run_in_processes(tmp_path: Path) -> None:
+    """``csv`` (``process_safe``) gets a process of its own unless the study says otherwise; a
+    sink that does not declare it stays on a thread."""
+    import csv
+
+    from mug_core.data.delivery import SinkDrainer
+    from mug_core.testing import StudyServer
+    from tests.conftest import survey_study
+
+    config = survey_study(tmp_path).data(sinks=["csv", "jsonl"])
+    config.plugins(allow=["storage"])
+    with StudyServer(config) as server:
+        assert server.server is not None
+        kinds = {d.name: type(d) for d in server.server.delivery.drainers}
+        assert kinds == {"csv": ProcessDrainer, "jsonl": SinkDrainer}
+        asyncio.run(_consent(server, "auto1"))
+        server.flush()
+    with open(config.study_dir / "consent" / "auto1.csv", newline="") as file:
+        assert [row["participant_id"] for row in csv.DictReader(file)] == ["auto1"]
+
+    threads = survey_study(tmp_path / "threads", sink="csv").data(sink_processes=False)
+    with StudyServer(threads) as server:
+        assert server.server is not None
+        assert [type(d) for d in server.server.delivery.drainers] == [SinkDrainer]
+
+
+async def _consent(server: StudyServer, pid: str) -> None:
+    import socketio
+
+    client = socketio.AsyncClient(reconnection=False)
+    await client.connect(server.url(), transports=["websocket"])
+    assert (await client.call("join", {"participant_id": pid, "tab_id": "t"}))["ok"]
+    answer = await client.call("advance", {"scene_key": "consent", "response": {"consent": True}})
+    assert answer["ok"]
+    await client.disconnect()

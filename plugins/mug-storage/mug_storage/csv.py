@@ -163,6 +163,10 @@ class CsvSink:
     does not duplicate them. One sink (one server process) per data folder.
     """
 
+    process_safe = True
+    """Built from its context alone and sharing nothing with the server: by default it runs in
+    a process of its own (``ExperimentConfig.data(sink_processes=...)``)."""
+
     def __init__(self, context: SinkContext) -> None:
         options = dict(context.options)
         unknown = sorted(set(options) - set(OPTIONS))
