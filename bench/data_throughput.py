@@ -1,11 +1,12 @@
 """How many step records per second reach the data sinks, and how fast is a durable ack?
 
-Drives the real data path in one process, through its public classes: ``SQLiteStudyStore``
-(the outbox), ``Delivery`` (one drainer thread per sink) and the mug-storage sinks. N simulated
-game pages each commit a chunk of step records together with their progress, wait for the
-acknowledgement, and commit the next one, for ``--seconds``; then the sinks finish draining.
-Twice: with the ``csv`` sink alone, and with ``csv`` plus ``s3`` (a moto server on 127.0.0.1,
-started here).
+Drives the real data path through its public classes: ``SQLiteStudyStore`` (the outbox),
+``Delivery`` and the mug-storage sinks. N simulated game pages each commit a chunk of step
+records together with their progress, wait for the acknowledgement, and commit the next one,
+for ``--seconds``; then the sinks finish draining. With the ``csv`` sink alone, and with ``csv``
+plus ``s3`` (a moto server on 127.0.0.1, started here); each with the sinks in processes of
+their own (the default of a study) and on threads of this process (``, thread`` rows, a study's
+``sink_processes=False``).
 
 What the numbers mean, with the outbox design:
 
@@ -18,14 +19,14 @@ What the numbers mean, with the outbox design:
   sinks, the slowest one counts.
 - **p95 to sinks ms**: from a commit until every sink held its records (an upper bound: the
   cursor is sampled every millisecond or so).
-- **CPU/record**: this process's CPU time (every thread: pages, store, drainers, sinks) per
-  record; moto's own CPU is not included. The data path is Python under one GIL, so
-  1e6 / CPU-per-record is about the ceiling of records/s on one free core.
+- **CPU/record**: CPU time of this process (pages, store, drainers) and of the sink processes
+  per record; moto's own CPU is not included. With the sinks on threads, the data path is
+  Python under one GIL, so 1e6 / CPU-per-record is about the ceiling of records/s.
 
     python bench/data_throughput.py --participants 32 --chunk 10 --seconds 10
 
-Last line: ``csv_records_per_s=X csv_s3_records_per_s=Y p95_ack_ms=Z`` (Z from the CSV run);
-``nan`` for S3 when boto3 or moto's server is missing.
+Last line: ``csv_records_per_s=X csv_s3_records_per_s=Y p95_ack_ms=Z``, from the default rows
+(Z from the CSV one); ``nan`` for S3 when boto3 or moto's server is missing.
 """
 
 from __future__ import annotations
@@ -250,9 +251,9 @@ def main(argv: list[str] | None = None) -> int:
 
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="mug-bench-") as tmp:
-        for processes in (False, True):
+        for processes in (True, False):
             folder = Path(tmp) / f"csv{processes:d}" / EXPERIMENT
-            label = "csv, process" if processes else "csv"
+            label = "csv" if processes else "csv, thread"
             contexts = {"csv": SinkContext(EXPERIMENT, folder)}
             results[label] = run(contexts, folder, args, processes=processes)
 
@@ -263,14 +264,14 @@ def main(argv: list[str] | None = None) -> int:
             os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
             moto = MotoServer()
             try:
-                for processes in (False, True):
+                for processes in (True, False):
                     folder = Path(tmp) / f"csv_s3{processes:d}" / EXPERIMENT
                     options = {"bucket": BUCKET, "endpoint_url": moto.url}
                     contexts = {
                         "csv": SinkContext(EXPERIMENT, folder),
                         "s3": SinkContext(EXPERIMENT, folder, options),
                     }
-                    label = "csv+s3, proc." if processes else "csv+s3"
+                    label = "csv+s3" if processes else "csv+s3, thr."
                     results[label] = run(contexts, folder, args, processes=processes)
             finally:
                 moto.stop()

@@ -8,14 +8,15 @@ server; they count the bytes of the frames they get without decoding the frames,
 participant's decoding runs on their own machine, so the clients take little of the CPU that
 this machine shares with the server. After the games have run for ``--seconds``, the server
 reports its tick lateness (how late each step ran against the fixed 30 fps schedule, counted
-from one second after the last game started), each game's steps per second (median over games)
-and CPU (all processes, and the study server's main process alone, in cores); ``CPU bots`` is
-the CPU of the simulated clients (this process, on the same machine) and ``B/s/client`` the
-frame bytes each got per second. ``stop s`` is how long the server took to exit after SIGTERM,
+from one second after the last game started) and each game's steps per second (median over
+games). CPU is measured while every game plays, in cores: ``CPU all`` of the study server with
+its game and sink processes, ``CPU main`` of its main process alone, ``CPU bots`` of the
+simulated clients (this process, on the same machine); ``B/s/client`` is the frame bytes each
+client got per second. ``stop s`` is how long the server took to exit after SIGTERM,
 ``load`` the machine's 1-minute load average before the run (other work on the machine skews
 timing).
 
-    python bench/server_games.py --games 10,25,50,100 [--sink-processes]
+    python bench/server_games.py --games 10,25,50,100 [--sink-threads]
 
 Last line: ``max_games_at_p95_lateness_5ms=K bytes_per_s_per_client=B``.
 """
@@ -69,7 +70,12 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 async def _client(
-    pool: ClientPool, url: str, index: int, seconds: float, received: list[int]
+    pool: ClientPool,
+    url: str,
+    index: int,
+    seconds: float,
+    received: list[int],
+    joined: list[float],
 ) -> None:
     rng = random.Random(index)
     grouped = asyncio.Event()
@@ -79,6 +85,7 @@ async def _client(
     await client.call("scene_event", {"scene_key": "match", "name": "wait", "payload": {}})
     await asyncio.wait_for(grouped.wait(), 60)
     await client.call("game_join", {"scene_key": "match"}, timeout=60)
+    joined.append(time.monotonic())
     held: str | None = None
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -91,7 +98,50 @@ async def _client(
     received[index] = client.frame_bytes
 
 
-def _run_k(k: int, seconds: float, sink_processes: bool) -> dict[str, float]:
+def _tree_cpu(pid: int) -> tuple[float, float]:
+    """CPU seconds used so far by process ``pid``, and by it and its child processes (game
+    processes, sink processes), from ``/proc``."""
+    main = everything = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as file:
+                fields = file.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        cpu = int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
+        if int(entry) == pid:
+            main = cpu
+            everything += cpu
+        elif int(fields[1]) == pid:
+            everything += cpu
+    ticks = os.sysconf("SC_CLK_TCK")
+    return main / ticks, everything / ticks
+
+
+async def _steady_cpu(
+    pid: int, players: int, seconds: float, joined: list[float]
+) -> dict[str, float]:
+    """CPU shares (cores) while every game plays: from a second after the last player joined
+    until half a second before the first one stops."""
+    while len(joined) < players:
+        await asyncio.sleep(0.05)
+    window = max(seconds - (joined[-1] - joined[0]) - 1.5, 1.0)
+    await asyncio.sleep(1.0)
+    main0, all0 = _tree_cpu(pid)
+    bots0, wall0 = time.process_time(), time.monotonic()
+    await asyncio.sleep(window)
+    main1, all1 = _tree_cpu(pid)
+    wall = time.monotonic() - wall0
+    return {
+        "cpu": (all1 - all0) / wall,
+        "main_cpu": (main1 - main0) / wall,
+        "clients_cpu": (time.process_time() - bots0) / wall,
+    }
+
+
+def _run_k(k: int, seconds: float, sink_processes: bool | None) -> dict[str, float]:
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         study = Path(tmp) / "study.py"
@@ -117,17 +167,17 @@ def _run_k(k: int, seconds: float, sink_processes: bool) -> dict[str, float]:
         url = f"http://127.0.0.1:{port}"
         try:
             received = [0] * (2 * k)
+            joined: list[float] = []
 
-            async def everyone() -> None:
+            async def everyone() -> dict[str, float]:
                 async with ClientPool() as pool:
+                    cpu = asyncio.ensure_future(_steady_cpu(server.pid, 2 * k, seconds, joined))
                     await asyncio.gather(
-                        *(_client(pool, url, i, seconds, received) for i in range(2 * k))
+                        *(_client(pool, url, i, seconds, received, joined) for i in range(2 * k))
                     )
+                    return await cpu
 
-            clients_cpu = time.process_time()
-            clients_wall = time.monotonic()
-            asyncio.run(everyone())
-            clients_cpu = (time.process_time() - clients_cpu) / (time.monotonic() - clients_wall)
+            cpu = asyncio.run(everyone())
         finally:
             stopping = time.monotonic()
             server.terminate()
@@ -147,9 +197,7 @@ def _run_k(k: int, seconds: float, sink_processes: bool) -> dict[str, float]:
         "fps": _percentile(stats["fps"], 0.5),
         "late_p50": _percentile(late, 0.5),
         "late_p95": _percentile(late, 0.95),
-        "cpu": stats["cpu_share"],
-        "main_cpu": stats["main_cpu_share"],
-        "clients_cpu": clients_cpu,
+        **cpu,
         "bytes_per_client": sum(received) / len(received) / seconds,
         "stop_s": stop_s,
         "load": load,
@@ -167,13 +215,14 @@ def main() -> None:
     parser.add_argument("--games", default="10,25,50,100", help="comma-separated K values")
     parser.add_argument("--seconds", type=float, default=10.0, help="play time per K")
     parser.add_argument(
-        "--sink-processes",
+        "--sink-threads",
         action="store_true",
-        help="write the CSV files from a process of their own (the study's sink_processes)",
+        help="write the CSV files from a thread of the server (the study's sink_processes=False)",
     )
     args = parser.parse_args()
     ks = [int(v) for v in args.games.split(",")]
-    rows = [(k, _run_k(k, args.seconds, args.sink_processes)) for k in ks]
+    sink_processes = False if args.sink_threads else None  # None: the study default
+    rows = [(k, _run_k(k, args.seconds, sink_processes)) for k in ks]
     print(
         f"{'K':>5}{'games':>7}{'fps':>7}{'late p50 ms':>13}{'late p95 ms':>13}"
         f"{'CPU all':>9}{'CPU main':>9}{'CPU bots':>9}{'B/s/client':>12}{'stop s':>8}{'load':>7}"

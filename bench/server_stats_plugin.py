@@ -1,26 +1,15 @@
-"""A plugin the server benchmark loads into the study server: writes game timing on shutdown.
-
-CPU is that of the study server process (``main_cpu_share``: the event loop relaying frames,
-recording data) and, in ``cpu_share``, also of its game processes, in cores (1.0 = one core).
-"""
+"""A plugin the server benchmark loads into the study server: writes game timing on shutdown
+(the benchmark measures CPU itself, from ``/proc``)."""
 
 from __future__ import annotations
 
 import json
 import os
-import resource
-import time
 from typing import Any
 
 from mug_core.plugins import hookimpl
 
 _GAMES: list[Any] = []
-_START: list[float] = []
-
-
-def _cpu(who: int = resource.RUSAGE_SELF) -> float:
-    usage = resource.getrusage(who)
-    return usage.ru_utime + usage.ru_stime
 
 
 def _steady_lateness_ms(games: list[Any], fps: float = 30.0) -> list[float]:
@@ -48,8 +37,6 @@ def mug_server_start(server: Any) -> None:
         answer = await original(sid, data)
         game = manager.games.get(answer.get("game_id", "")) if isinstance(answer, dict) else None
         if game is not None and game not in _GAMES:
-            if not _GAMES:
-                _START.extend([time.monotonic(), _cpu()])
             _GAMES.append(game)
         return answer
 
@@ -59,9 +46,6 @@ def mug_server_start(server: Any) -> None:
 
 @hookimpl(tryfirst=True)
 async def mug_server_stop(server: Any) -> None:
-    started, cpu_then = _START or [time.monotonic(), _cpu()]
-    elapsed = max(time.monotonic() - started, 1e-9)
-    main_cpu = _cpu() - cpu_then
     await server.games.stop()  # fills in each game's timing; game processes have exited
     stats = {
         "lateness_ms": _steady_lateness_ms(_GAMES),
@@ -70,8 +54,6 @@ async def mug_server_stop(server: Any) -> None:
         "games": len(_GAMES),
         "bytes_sent": server.games.bytes_sent,
         "frames_sent": server.games.frames_sent,
-        "main_cpu_share": main_cpu / elapsed,
-        "cpu_share": (main_cpu + _cpu(resource.RUSAGE_CHILDREN)) / elapsed,
     }
     with open(os.environ["MUG_BENCH_STATS"], "w") as file:
         json.dump(stats, file)
