@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mug_core.data.records import Record
+from mug_core.data.records import Record, records_from_json
 from mug_core.data.sink_process import ProcessDrainer, factory_ref
 from mug_core.data.sinks import DataSink, SinkContext
 
@@ -90,7 +90,9 @@ class SinkDrainer:
             (self.cursor, BATCH),
         ).fetchall()
         recent = self.delivery.store.recent
-        return [recent.get(seq) or Record.from_json(body, seq) for seq, body in rows]
+        if all(seq in recent for seq, _ in rows):
+            return [recent[seq] for seq, _ in rows]
+        return records_from_json(rows)
 
     def _deliver(self, records: list[Record]) -> bool:
         try:

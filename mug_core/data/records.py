@@ -125,3 +125,29 @@ def records_to_json(records: Sequence[Record]) -> list[str]:
             shared[id(values)] = text  # every record stays alive here: ids are not reused
         bodies.append(record.to_json(text))
     return bodies
+
+
+_ENVELOPE = frozenset(
+    ("kind", "experiment_id", "participant_id", "scene_key", "episode", "created_at")
+)
+
+
+def records_from_json(rows: Sequence[tuple[int, str]]) -> list[Record]:
+    """The records of ``(seq, text)`` outbox rows; rows whose values are the same text (a
+    multi-agent step recorded for each player) share one parsed ``values`` mapping, so sinks
+    encode it once."""
+    shared: dict[str, Any] = {}
+    records = []
+    for seq, text in rows:
+        # to_json writes the values last: the envelope is the text before them.
+        head, found, values_text = text.partition(',"values":')
+        envelope = jsoncodec.loads(head + "}") if found else None
+        if envelope is None or envelope.keys() != _ENVELOPE:
+            records.append(Record.from_json(text, seq))  # another layout: parse it whole
+            continue
+        values_text = values_text[:-1]
+        values = shared.get(values_text)
+        if values is None:
+            values = shared[values_text] = jsoncodec.loads(values_text)
+        records.append(Record(values=values, seq=seq, **envelope))
+    return records

@@ -27,7 +27,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from mug_core.data.records import Record
+from mug_core.data.records import records_from_json
 from mug_core.data.sinks import SinkContext
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ def child_main(
                 conn.poll(0.2)  # woken by the server's "committed" message
                 continue
             try:
-                sink.write([Record.from_json(body, seq) for seq, body in rows])
+                sink.write(records_from_json(rows))
             except Exception as exc:
                 failures += 1
                 log.exception("data sink %r failed to write %d records", name, len(rows))

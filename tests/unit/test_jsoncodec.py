@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from mug_core.data import jsoncodec
-from mug_core.data.records import Record, records_to_json
+from mug_core.data.records import Record, records_from_json, records_to_json
 
 
 class Colour(enum.Enum):
@@ -95,3 +95,19 @@ def test_records_travel_between_processes_whole_and_still_sharing_values() -> No
     back = pickle.loads(pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL))
     assert back == records
     assert back[0].values is back[1].values  # serialised once on the other side too
+
+
+def test_records_read_back_from_the_outbox_share_identical_values() -> None:
+    values = {"step": 1, "obs": [0.5, float("nan")], "text": "é"}
+    records = [Record("step", "exp", pid, values, "game", 0, 3.5) for pid in ("a", "b")]
+    records.append(Record("participant", "exp", "a", {"finished": None}))
+    bodies = records_to_json(records)
+    older = json.dumps(  # a body with the values in the middle, as earlier versions wrote
+        {"kind": "event", "experiment_id": "exp", "participant_id": "c", "values": {"k": "x"},
+         "scene_key": "game", "episode": 2, "created_at": 1.0}
+    )  # fmt: skip
+    back = records_from_json([(1, bodies[0]), (2, bodies[1]), (3, bodies[2]), (4, older)])
+    assert [r.to_json() for r in back[:3]] == bodies
+    assert [r.seq for r in back] == [1, 2, 3, 4]
+    assert back[0].values is back[1].values  # sinks encode a shared step once
+    assert back[3].participant_id == "c" and back[3].values == {"k": "x"}
