@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 RESTART_PAUSE_S = 1.0
 
 
+CHILD_NICENESS = 10
+"""How much lower than the server's the CPU priority of a sink process is (see ``nice(1)``)."""
+
+
 def factory_ref(sink_class: type) -> str | None:
     """``"module:qualname"`` if a child process can import ``sink_class`` by name, else None."""
     module, qualname = sink_class.__module__, sink_class.__qualname__
@@ -72,6 +76,10 @@ def child_main(
     from mug_core.server.store import connect
 
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s mug-sink-{name} %(message)s")
+    # Background work: the outbox already holds every record durably, so the participants'
+    # games and pages come first when the machine is busy.
+    with contextlib.suppress(OSError):
+        os.nice(CHILD_NICENESS)
     lock = _lock(Path(context.data_dir), name)
     sink = _load(ref)(context)
     db = connect(Path(db_path), synchronous="NORMAL")
