@@ -79,23 +79,14 @@ class Record:
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickled as constructor arguments: game processes send thousands of records a second,
         # and this is several times cheaper than attrs' generic slot state.
-        return (
-            Record,
-            (
-                self.kind,
-                self.experiment_id,
-                self.participant_id,
-                self.values,
-                self.scene_key,
-                self.episode,
-                self.created_at,
-                self.seq,
-            ),
-        )
+        return (Record, self._arguments(self.seq))
 
     def with_seq(self, seq: int) -> Record:
         """This record numbered ``seq`` (cheaper than ``attrs.evolve``)."""
-        return Record(
+        return Record(*self._arguments(seq))
+
+    def _arguments(self, seq: int | None) -> tuple[Any, ...]:
+        return (
             self.kind,
             self.experiment_id,
             self.participant_id,
