@@ -261,8 +261,7 @@ class SocketIOClient:
         except (BlockingIOError, InterruptedError):
             return
         except OSError as error:
-            self._fail(error)
-            self.close()
+            self._lost(error)
             return
         if not data:
             self.close()
@@ -273,8 +272,7 @@ class SocketIOClient:
             if data:
                 self._read_frames(data)
         except Exception as error:
-            self._fail(error)
-            self.close()
+            self._lost(error)
 
     def _write(self, data: bytes) -> None:
         if self._sock.fileno() < 0:
@@ -296,8 +294,7 @@ class SocketIOClient:
         except (BlockingIOError, InterruptedError):
             return
         except OSError as error:
-            self._fail(error)
-            self.close()
+            self._lost(error)
             return
         del self._outgoing[:sent]
         if not self._outgoing:
@@ -484,6 +481,11 @@ class SocketIOClient:
         self._send_text(head + json.dumps(args, separators=(",", ":")))
 
     # failure
+
+    def _lost(self, error: BaseException) -> None:
+        """The connection broke with ``error``: fail every wait and close it."""
+        self._fail(error)
+        self.close()
 
     def _fail(self, error: BaseException) -> None:
         """Make pending and later waits raise ``error`` (the first failure wins)."""
