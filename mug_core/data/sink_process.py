@@ -35,6 +35,11 @@ log = logging.getLogger(__name__)
 RESTART_PAUSE_S = 1.0
 
 
+GATHER_S = 0.25
+"""After a batch that was not full, how long a sink process lets records gather before the
+next one: fewer, larger writes (one fsync per file per batch), while the outbox keeps the
+records durable meanwhile."""
+
 CHILD_NICENESS = 10
 """How much lower than the server's the CPU priority of a sink process is (see ``nice(1)``)."""
 
@@ -120,6 +125,10 @@ def child_main(
             with db:
                 db.execute("UPDATE sink_cursors SET seq = ? WHERE sink = ?", (cursor, name))
             conn.send(("cursor", cursor))
+            gathered = time.monotonic() + GATHER_S if len(rows) < BATCH else 0.0
+            while not stopping and (left := gathered - time.monotonic()) > 0:
+                if conn.poll(left) and conn.recv()[0] == "stop":
+                    stopping = True
     except (EOFError, BrokenPipeError, ConnectionResetError):
         return  # the server is gone
     finally:

@@ -13,7 +13,7 @@ from mug_core.data.delivery import Delivery
 from mug_core.data.sink_process import ProcessDrainer, factory_ref
 from mug_core.server.flow import ParticipantState
 from mug_core.server.store import SQLiteStudyStore
-from tests.support.jsonl_sink import JsonlSink, read_records
+from tests.support.jsonl_sink import BatchLogSink, JsonlSink, read_records
 
 if TYPE_CHECKING:
     from mug_core.testing import StudyServer
@@ -62,6 +62,31 @@ def test_a_sink_process_takes_every_record_once_and_survives_its_own_death(
         asyncio.run(store.close())
     numbers = [row["values"]["n"] for row in read_records(context.data_dir / "records.jsonl")]
     assert numbers == list(range(600))
+
+
+def test_a_sink_process_writes_records_that_come_in_quick_succession_together(
+    tmp_path: Path,
+) -> None:
+    """Fewer, larger writes (one fsync per file each): after a batch, a sink process lets the
+    records that keep coming gather for a moment."""
+    context = SinkContext("exp", tmp_path / "data")
+    store = SQLiteStudyStore(tmp_path / "state.sqlite3")
+    delivery = Delivery(store, {"log": BatchLogSink(context)}, {"log": context})
+    try:
+        assert delivery.wait_started()
+        _commit(store, 0, 1)
+        assert delivery.wait_drained(timeout=30)
+        for n in range(1, 21):  # one record at a time, as pages commit them
+            _commit(store, n, 1)
+        assert delivery.wait_drained(timeout=30)
+    finally:
+        delivery.close()
+        asyncio.run(store.close())
+    batches = [int(n) for n in (context.data_dir / "batches.txt").read_text().split()]
+    assert sum(batches) == 21 and batches[0] == 1
+    assert len(batches) <= 3, batches
+    numbers = [row["values"]["n"] for row in read_records(context.data_dir / "records.jsonl")]
+    assert numbers == list(range(21))
 
 
 def test_records_wait_in_the_outbox_for_a_sink_process_of_a_later_start(tmp_path: Path) -> None:

@@ -36,6 +36,15 @@ class JsonlSink:
         self.file.close()
 
 
+class BatchLogSink(JsonlSink):
+    """A JsonlSink that also notes the size of each batch in ``<data_dir>/batches.txt``."""
+
+    def write(self, records: Sequence[Record]) -> None:
+        super().write(records)
+        with open(self.path.with_name("batches.txt"), "a", encoding="utf-8") as file:
+            file.write(f"{len(records)}\n")
+
+
 @hookimpl
 def mug_register_data_sinks(register: Registry[Any]) -> None:
     register("jsonl", JsonlSink)
