@@ -212,6 +212,8 @@ class Delivery:
         With ``unless_failing``, give up as soon as every lagging sink is failing (it would
         not catch up by waiting).
         """
+        for child in self._children:
+            child.flush()  # no gathering while someone waits
         deadline = time.monotonic() + timeout
         condition = self.store.committed
         with condition:

@@ -92,12 +92,13 @@ def child_main(
     db.commit()
     cursor = db.execute("SELECT seq FROM sink_cursors WHERE sink = ?", (name,)).fetchone()[0]
     conn.send(("cursor", cursor))
-    stopping, failures = False, 0
+    stopping, flushing, failures = False, False, 0
     try:
         while True:
             while conn.poll():
-                if conn.recv()[0] == "stop":
-                    stopping = True
+                message = conn.recv()[0]
+                stopping = stopping or message == "stop"
+                flushing = flushing or message == "flush"
             rows = db.execute(
                 "SELECT seq, body FROM records WHERE seq > ? ORDER BY seq LIMIT ?",
                 (cursor, BATCH),
@@ -105,6 +106,7 @@ def child_main(
             if not rows:
                 if stopping:
                     return
+                flushing = False  # caught up
                 conn.poll(0.2)  # woken by the server's "committed" message
                 continue
             try:
@@ -126,9 +128,11 @@ def child_main(
                 db.execute("UPDATE sink_cursors SET seq = ? WHERE sink = ?", (cursor, name))
             conn.send(("cursor", cursor))
             gathered = time.monotonic() + GATHER_S if len(rows) < BATCH else 0.0
-            while not stopping and (left := gathered - time.monotonic()) > 0:
-                if conn.poll(left) and conn.recv()[0] == "stop":
-                    stopping = True
+            while not (stopping or flushing) and (left := gathered - time.monotonic()) > 0:
+                if conn.poll(left):
+                    message = conn.recv()[0]
+                    stopping = message == "stop"
+                    flushing = message == "flush"
     except (EOFError, BrokenPipeError, ConnectionResetError):
         return  # the server is gone
     finally:
@@ -219,6 +223,10 @@ class ProcessDrainer:
             elif message[0] == "failed":
                 self.failures = message[1]
                 log.error("data sink %r: %s (attempt %d)", self.name, message[2], message[1])
+
+    def flush(self) -> None:
+        """Ask the child to take what is queued now, without letting records gather first."""
+        self._send(("flush",))
 
     def stop(self) -> None:
         """Ask the child to deliver what is queued and exit."""
