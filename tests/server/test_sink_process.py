@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pytest
+
 from mug_core.data import Record, SinkContext
 from mug_core.data.delivery import Delivery
 from mug_core.data.sink_process import ProcessDrainer, factory_ref
@@ -135,6 +137,7 @@ def test_a_study_server_can_run_its_sinks_in_processes(tmp_path: Path) -> None:
 def test_by_default_only_sinks_that_say_so_run_in_processes(tmp_path: Path) -> None:
     """``csv`` (``process_safe``) gets a process of its own unless the study says otherwise; a
     sink that does not declare it stays on a thread."""
+    pytest.importorskip("mug_storage", reason="the csv sink comes with mug-storage")
     import csv
 
     from mug_core.data.delivery import SinkDrainer
