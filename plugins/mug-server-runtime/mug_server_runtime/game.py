@@ -1,4 +1,5 @@
-"""One game on the server: a state machine that a scheduler thread steps at a fixed rate.
+"""One game on the server: a state machine that its game process's scheduler steps at a fixed
+rate.
 
 The game never sleeps "one frame" after doing its work: each step is due on a schedule against
 a monotonic clock, so a game at 30 fps does 30 steps a second without drifting. Frames go to the
@@ -9,13 +10,10 @@ the study's store about once a second.
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 import math
-import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mug_core.data.records import Record
@@ -90,8 +88,8 @@ class ServerGame:
     """A running game, stepped by the scheduler of a worker process
     (:mod:`mug_server_runtime.worker`), which is its ``manager``.
 
-    Thread-safe entry points: :meth:`attach`, :meth:`detach`, :meth:`key`, :meth:`frame_ack`,
-    :meth:`stop`.
+    Entry points for the study server's messages: :meth:`attach`, :meth:`detach`, :meth:`key`,
+    :meth:`frame_ack`, :meth:`start`, :meth:`stop`; they run on the same thread as the steps.
     The env draws one view for everybody, or one per agent when its ``render`` takes the agent
     (then each player gets their own agent's view); each view is rendered and encoded once per
     tick, and its bytes go to all of its players.
@@ -113,9 +111,7 @@ class ServerGame:
         self.game_id = game_id
         self.seed = seed
         self.episode = episodes_done
-        self.lock = threading.Lock()
-        self.stopped = threading.Event()
-        self.started = threading.Event()
+        self.stopped = False
         self.ticks_late: list[float] = []  # seconds each step ran after its due time
         self.step_count = 0
         self.first_tick = self._last_tick = 0.0  # monotonic time of the first and last steps
@@ -132,7 +128,7 @@ class ServerGame:
         }
         self.views = {player.view: ViewStream() for player in self.players.values()}
         self._records: list[Record] = []
-        # the schedule (host thread only)
+        # the schedule
         self._phase = "countdown"
         self._phase_start = 0.0
         self._countdown_left = 0
@@ -147,7 +143,7 @@ class ServerGame:
         self._sent_step = -1  # the step of the newest entry of _sent
         self._sent_episode = -1  # the episode the steps of _sent belong to
 
-    # -- entry points (any thread) -------------------------------------------------------------
+    # -- entry points ---------------------------------------------------------------------------
 
     def start(self) -> None:
         """Start playing (once every player is attached)."""
@@ -156,45 +152,37 @@ class ServerGame:
     def attach(self, pid: str, sid: str) -> None:
         """(Re)connect a player's page; their view starts a new stream, which begins with the
         whole current scene."""
-        with self.lock:
-            player = self.players[pid]
-            player.sid = sid
-            player.left_at = None
-            view = self.views[player.view]
-            first = view.restart()
-            stream = view.stream_id
-            viewers = [p.sid for p in self.players.values() if p.view == player.view and p.sid]
+        player = self.players[pid]
+        player.sid = sid
+        player.left_at = None
+        view = self.views[player.view]
+        first = view.restart()
+        stream = view.stream_id
+        viewers = [p.sid for p in self.players.values() if p.view == player.view and p.sid]
         if first:
             event = frame_event(stream, first)
             self.manager.send_frames([(viewer, event, len(first)) for viewer in viewers])
 
-    def stream_of(self, pid: str) -> int:
-        """The current stream id of the view ``pid`` sees."""
-        with self.lock:
-            return self.views[self.players[pid].view].stream_id
-
     def detach(self, pid: str) -> None:
         """A player's page closed: their agent plays the default action for now."""
-        with self.lock:
-            player = self.players.get(pid)
-            if player is not None and player.sid is not None:
-                player.sid = None
-                player.left_at = time.monotonic()
-                player.keys.release_all()
-                self._event(player, "disconnected")
+        player = self.players.get(pid)
+        if player is not None and player.sid is not None:
+            player.sid = None
+            player.left_at = time.monotonic()
+            player.keys.release_all()
+            self._event(player, "disconnected")
 
     def key(
         self, pid: str, key: str, down: bool, client_t: float | None, received: float | None = None
     ) -> None:
         """A key went down or up in a player's page (``received``: when the study server got
         it, on the monotonic clock; now by default)."""
-        with self.lock:
-            player = self.players.get(pid)
-            if player is None:
-                return
-            player.keys.key(key, down)
-            when = received or time.monotonic()
-            player.pending_inputs.append((when, client_t or 0.0, key, down))
+        player = self.players.get(pid)
+        if player is None:
+            return
+        player.keys.key(key, down)
+        when = received or time.monotonic()
+        player.pending_inputs.append((when, client_t or 0.0, key, down))
 
     def frame_ack(
         self, pid: str, step: int, episode: int, client_t: float, draw_ms: float, received: float
@@ -205,34 +193,29 @@ class ServerGame:
         frame's hand-over to that acknowledgement. An acknowledgement of another episode, of a
         step not sent or sent too long ago, or of a step at or before the player's last one
         acknowledged is ignored."""
-        with self.lock:
-            player = self.players.get(pid)
-            if player is None or episode != self.episode or episode != self._sent_episode:
-                return
-            if (episode, step) <= player.acked:
-                return
-            back = self._sent_step - step  # how many steps before the newest one
-            if not 0 <= back < len(self._sent):
-                return
-            player.acked = (episode, step)
-            rtt_ms = round((received - self._sent[-1 - back]) * 1000, 3)
-            self._event(
-                player,
-                "frame_delivery",
-                t=client_t,
-                step=step,
-                frame_rtt_ms=rtt_ms,
-                draw_ms=round(draw_ms, 3),
-            )
+        player = self.players.get(pid)
+        if player is None or episode != self.episode or episode != self._sent_episode:
+            return
+        if (episode, step) <= player.acked:
+            return
+        back = self._sent_step - step  # how many steps before the newest one
+        if not 0 <= back < len(self._sent):
+            return
+        player.acked = (episode, step)
+        rtt_ms = round((received - self._sent[-1 - back]) * 1000, 3)
+        self._event(
+            player,
+            "frame_delivery",
+            t=client_t,
+            step=step,
+            frame_rtt_ms=rtt_ms,
+            draw_ms=round(draw_ms, 3),
+        )
 
     def stop(self) -> None:
-        self.stopped.set()
+        self.stopped = True
 
-    def all_attached(self) -> bool:
-        with self.lock:
-            return all(p.sid is not None for p in self.players.values())
-
-    # -- the schedule (host thread) ------------------------------------------------------------
+    # -- the schedule ---------------------------------------------------------------------------
 
     @property
     def period(self) -> float:
@@ -244,16 +227,16 @@ class ServerGame:
         return when this game is next due, or ``None`` when it is over. A crashing env ends
         this game only."""
         try:
-            if self.stopped.is_set():
-                self._flush()
+            if self.stopped:
+                self.flush()
                 return None
             if self._phase == "countdown":
                 return self._count(now if due is None else due, now)
             return self._tick(now)
         except Exception as exc:
             log.exception("game %s (%s) crashed", self.game_id, self.scene_key)
-            self.stopped.set()
-            self._flush()
+            self.stopped = True
+            self.flush()
             self.manager.game_over(self, f"The game stopped because of an error: {exc}")
             return None
 
@@ -298,12 +281,12 @@ class ServerGame:
         self._step += 1
         self.step_count += 1
         if now - self._last_flush >= FLUSH_EVERY_S:
-            self._flush()
+            self.flush()
             self._last_flush = now
         max_steps = self.scene.max_steps
-        if done or (max_steps is not None and self._step >= max_steps) or self.stopped.is_set():
-            self._flush()
-            if self.stopped.is_set():
+        if done or (max_steps is not None and self._step >= max_steps) or self.stopped:
+            self.flush()
+            if self.stopped:
                 return None
             self.episode += 1
             self.manager.episode_done(self, self.episode)
@@ -319,16 +302,15 @@ class ServerGame:
     def _actions(self, observations: Any) -> tuple[dict[Any, Any], list[tuple[Player, list]]]:
         actions: dict[Any, Any] = {}
         inputs = []
-        with self.lock:
-            now = time.monotonic()
-            for player in self.players.values():
-                self._maybe_give_up(player, now)
-                if player.replaced:
-                    continue
-                actions[player.agent] = player.keys.action()
-                if player.pending_inputs:
-                    inputs.append((player, player.pending_inputs))
-                    player.pending_inputs = []
+        now = time.monotonic()
+        for player in self.players.values():
+            self._maybe_give_up(player, now)
+            if player.replaced:
+                continue
+            actions[player.agent] = player.keys.action()
+            if player.pending_inputs:
+                inputs.append((player, player.pending_inputs))
+                player.pending_inputs = []
         for agent, actor in self.actors.items():
             obs = observations[agent] if self.multi else observations
             actions[agent] = actor.act(obs)
@@ -340,7 +322,7 @@ class ServerGame:
         if now - player.left_at < self.scene.rejoin_timeout_s:
             return
         if self.scene.after_timeout == "end":
-            self.stopped.set()
+            self.stopped = True
             self.manager.game_over(self, self.scene.end_message, ended_by=player.pid)
             return
         from mug_server_runtime.actors import Actor
@@ -383,21 +365,19 @@ class ServerGame:
     def _send(self, step: int) -> None:
         frames = []
         extra = {"step": step, "episode": self.episode, "t": int(time.time() * 1000)}
-        with self.lock:
-            for key, view in self.views.items():
-                data = view.frame(self._render(key), extra)
-                event = None
-                for player in self.players.values():
-                    if player.view == key and player.sid is not None:
-                        event = event or frame_event(view.stream_id, data)
-                        frames.append((player.sid, event, len(data)))
-            self._sent.append(time.monotonic())
-            self._sent_step = step
+        for key, view in self.views.items():
+            data = view.frame(self._render(key), extra)
+            event = None
+            for player in self.players.values():
+                if player.view == key and player.sid is not None:
+                    event = event or frame_event(view.stream_id, data)
+                    frames.append((player.sid, event, len(data)))
+        self._sent.append(time.monotonic())
+        self._sent_step = step
         self.manager.send_frames(frames)
 
     def _hud_only(self, extra: dict[str, Any]) -> None:
-        with self.lock:
-            targets = [p.sid for p in self.players.values() if p.sid is not None]
+        targets = [p.sid for p in self.players.values() if p.sid is not None]
         self.manager.send_status(targets, {"scene_key": self.scene_key, **extra})
 
     # -- records --------------------------------------------------------------------------------
@@ -452,26 +432,11 @@ class ServerGame:
         }
         self._records.append(Record(kind="event", values=values, **self._base(player.pid)))
 
-    def _flush(self) -> None:
-        records = self.take_records()
+    def flush(self) -> None:
+        """Hand the records not yet committed to the study server."""
+        records, self._records = self._records, []
         if records:
             self.manager.commit(records)
 
-    def flush_now(self) -> None:
-        """Hand over the records not yet committed (when the server stops)."""
-        self._flush()
 
-    def take_records(self) -> list[Record]:
-        """Remove and return the records not yet committed."""
-        with self.lock:
-            records, self._records = self._records, []
-        return records
-
-
-def json_size(value: Any) -> int:
-    """Bytes of ``value`` as compact JSON (for budgets and tests)."""
-    return len(json.dumps(value, separators=(",", ":")))
-
-
-Callback = Callable[..., Any]
 __all__ = ["Player", "ServerGame"]

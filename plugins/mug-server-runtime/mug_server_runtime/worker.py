@@ -133,7 +133,7 @@ def serve(conn: Connection) -> None:
                 if kind == "shutdown":
                     for game in games.values():
                         game.stop()
-                        game.flush_now()
+                        game.flush()
                     stats = {**finished, **{gid: _stats(g) for gid, g in games.items()}}
                     conn.send(("batch", link.take()))
                     conn.send(("bye", stats))
