@@ -58,7 +58,6 @@ class GameManager:
         self.by_pid: dict[str, GameProxy] = {}
         self._building: dict[str, asyncio.Task[GameProxy]] = {}
         self.workers: list[Worker] = []
-        self.finished: list[GameProxy] = []  # ended games (their timing comes at stop)
         self._commits: set[asyncio.Future[Any]] = set()
         self.bytes_sent = 0
         self.frames_sent = 0
@@ -254,7 +253,6 @@ class GameManager:
             return  # already over
         game.stop()
         game.worker.games.discard(game.game_id)
-        self.finished.append(game)
         for pid, player in game.players.items():
             if message is not None:
                 changes = {"ended": {"message": message, "ended_by": ended_by}}
@@ -268,11 +266,12 @@ class GameManager:
 
     async def stop(self) -> None:
         """Stop every game and game process; their last records are stored before this
-        returns, and each game's timing (``ticks_late``, ``step_count``) is filled in."""
+        returns, and the timing of each game still running (``ticks_late``, ``step_count``) is
+        filled in."""
         workers, self.workers = self.workers, []
         results = await asyncio.gather(*(w.close() for w in workers))
         stats = {game_id: s for result in results for game_id, s in result.items()}
-        for game in [*self.games.values(), *self.finished]:
+        for game in self.games.values():
             if game.game_id in stats:
                 game.take_stats(stats[game.game_id])
         if self._commits:

@@ -107,7 +107,7 @@ class WorkerLink:
 
 def _stats(game: Any) -> dict[str, Any]:
     return {
-        "ticks_late": game.ticks_late,
+        "ticks_late": list(game.ticks_late),
         "step_count": game.step_count,
         "fps": game.achieved_fps(),
         "first_tick": game.first_tick,
@@ -120,7 +120,6 @@ def serve(conn: Connection) -> None:
 
     link = WorkerLink()
     games: dict[str, ServerGame] = {}
-    finished: dict[str, dict[str, Any]] = {}
     heap = link.heap
     monotonic = time.monotonic
     while True:
@@ -134,7 +133,7 @@ def serve(conn: Connection) -> None:
                     for game in games.values():
                         game.stop()
                         game.flush()
-                    stats = {**finished, **{gid: _stats(g) for gid, g in games.items()}}
+                    stats = {gid: _stats(g) for gid, g in games.items()}
                     conn.send(("batch", link.take()))
                     conn.send(("bye", stats))
                     return
@@ -168,8 +167,7 @@ def serve(conn: Connection) -> None:
             when = game.advance(monotonic(), due)
             if when is None:
                 link.finished(game)
-                if games.pop(game.game_id, None) is not None:
-                    finished[game.game_id] = _stats(game)
+                games.pop(game.game_id, None)
             else:
                 link.schedule(game, when)
         if link.items:
