@@ -288,7 +288,7 @@ class CsvSink:
         return self.root / scene_key / f"{stem}.csv"
 
     @staticmethod
-    def _row(record: Record, shared: dict[int, dict[str, str]] | None = None) -> dict[str, str]:
+    def _row(record: Record, shared: dict[int, dict[str, str]]) -> dict[str, str]:
         """The CSV row of ``record`` (column -> cell). ``shared`` caches the cells of ``values``
         mappings by identity, for records that share one (a multi-agent step recorded for each
         player); its records must stay alive while it is used."""
@@ -311,9 +311,6 @@ class CsvSink:
                         f"contradicts the record's own {key} {row[key]!r}"
                     )
             row.update(_cells({k: v for k, v in values.items() if k not in clash}, record.kind))
-            return row
-        if shared is None:
-            row.update(_cells(values, record.kind))
             return row
         cells = shared.get(id(values))
         if cells is None:
