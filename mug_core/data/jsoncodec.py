@@ -21,6 +21,7 @@ import enum
 import json
 import math
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -53,31 +54,30 @@ _COMPACT_SORTED = json.JSONEncoder(
 ).encode
 
 
-def dumps_sorted(value: Any) -> str:
-    """``dumps(value, sort_keys=True)``, for the hottest callers (one call less per value)."""
-    try:
-        data = orjson.dumps(value, default=json_default, option=_SORTED)
-    except TypeError:
-        return _COMPACT_SORTED(value)
-    if b"null" in data and _may_hold_nonfinite(value):
-        return _COMPACT_SORTED(value)
-    return data.decode()
+def _dumper(option: int, standard: Callable[[Any], str]) -> Callable[[Any], str]:
+    """A function writing a value with orjson's ``option``, or with ``standard`` (the standard
+    library's encoder) where orjson would not write what it writes."""
+
+    def dumps(value: Any) -> str:
+        try:
+            data = orjson.dumps(value, default=json_default, option=option)
+        except TypeError:  # orjson.JSONEncodeError: big ints, lone surrogates, not serialisable
+            return standard(value)
+        if b"null" in data and _may_hold_nonfinite(value):
+            return standard(value)
+        return data.decode()
+
+    return dumps
 
 
-def dumps(value: Any, *, sort_keys: bool = False) -> str:
-    """``value`` as compact JSON text.
+dumps = _dumper(_OPTIONS, _COMPACT)
+"""``dumps(value)``: ``value`` as compact JSON text. Non-ASCII text is kept as UTF-8, except
+where the standard library writes the value (then it is escaped). Raises TypeError for a value
+JSON cannot hold."""
 
-    With ``sort_keys`` object keys are sorted (how a CSV cell shows a dict). Non-ASCII text is
-    kept as UTF-8, except where the standard library writes the value (then it is escaped).
-    Raises TypeError for a value JSON cannot hold.
-    """
-    try:
-        data = orjson.dumps(value, default=json_default, option=_SORTED if sort_keys else _OPTIONS)
-    except TypeError:  # orjson.JSONEncodeError: big ints, lone surrogates, or not serialisable
-        return _fallback(value, sort_keys)
-    if b"null" in data and _may_hold_nonfinite(value):
-        return _fallback(value, sort_keys)
-    return data.decode()
+dumps_sorted = _dumper(_SORTED, _COMPACT_SORTED)
+"""``dumps_sorted(value)``: as :data:`dumps`, with object keys sorted and non-ASCII text kept
+(how a CSV cell shows a list or a dict)."""
 
 
 def _may_hold_nonfinite(value: Any) -> bool:
@@ -112,10 +112,6 @@ def _may_hold_nonfinite(value: Any) -> bool:
         ) and _may_hold_nonfinite(item):
             return True
     return False
-
-
-def _fallback(value: Any, sort_keys: bool) -> str:
-    return _COMPACT_SORTED(value) if sort_keys else _COMPACT(value)
 
 
 def loads(text: str | bytes) -> Any:

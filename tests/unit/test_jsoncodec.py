@@ -52,9 +52,7 @@ def test_nan_is_never_written_as_null() -> None:
 
 
 def test_sorted_cells_keep_text_and_convert_keys() -> None:
-    assert jsoncodec.dumps({"b": 1, "a": "é", 3: True}, sort_keys=True) == (
-        '{"3":true,"a":"é","b":1}'
-    )
+    assert jsoncodec.dumps_sorted({"b": 1, "a": "é", 3: True}) == ('{"3":true,"a":"é","b":1}')
 
 
 def test_the_same_values_are_accepted_and_refused_on_both_paths() -> None:

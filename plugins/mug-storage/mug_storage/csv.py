@@ -52,7 +52,7 @@ _SCHEMA_TEXT = str(SCHEMA_VERSION)
 
 def json_cell(value: Any) -> str:
     """``value`` as compact JSON with sorted keys (how lists and dicts appear in a cell)."""
-    return jsoncodec.dumps(value, sort_keys=True)
+    return jsoncodec.dumps_sorted(value)
 
 
 def _last_seq(path: Path, header: list[str]) -> int:
