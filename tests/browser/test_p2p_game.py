@@ -115,6 +115,13 @@ def _start_pair(server: StudyServer, left: Any, right: Any) -> None:
         _wait_playing(page)
 
 
+def _finish_pair(server: StudyServer, left: Any, right: Any, timeout_ms: int = 60_000) -> None:
+    """Wait until both pages show their completion code and every record is stored."""
+    for page in (left, right):
+        page.wait_for_selector("#mug-completion-code", timeout=timeout_ms)
+    server.flush()
+
+
 def test_two_pages_play_p2p_and_store_identical_episodes(
     tmp_path: Path, pages: tuple[Any, Any]
 ) -> None:
@@ -128,9 +135,7 @@ def test_two_pages_play_p2p_and_store_identical_episodes(
         left.keyboard.up("ArrowRight")
         right.keyboard.up("ArrowLeft")
         _hold(right, "ArrowUp", 0.4)
-        for page in (left, right):
-            page.wait_for_selector("#mug-completion-code", timeout=90_000)
-        server.flush()
+        _finish_pair(server, left, right, timeout_ms=90_000)
     folder = config.study_dir / "slime_duel"
     header, left_bytes = _game_columns(folder / f"{LEFT_PID}_ep0.csv")
     _, right_bytes = _game_columns(folder / f"{RIGHT_PID}_ep0.csv")
@@ -202,9 +207,7 @@ def test_without_webrtc_the_server_relay_carries_the_game(
         _start_pair(server, left, right)
         _hold(left, "ArrowLeft", 0.6)
         _hold(right, "ArrowRight", 0.6)
-        for page in (left, right):
-            page.wait_for_selector("#mug-completion-code", timeout=60_000)
-        server.flush()
+        _finish_pair(server, left, right)
     folder = config.study_dir / "slime_duel"
     left_bytes = _same_game(folder, 0)
     rows = list(csv.DictReader(io.StringIO(left_bytes.decode())))
@@ -239,9 +242,7 @@ def test_latency_is_rolled_back_and_a_silent_peer_pauses_the_game(
         time.sleep(1.0)
         left.evaluate("globalThis.mugP2PNetem.loss = 0")
         left.wait_for_selector("#mug-p2p-pause", state="hidden", timeout=10_000)
-        for page in (left, right):
-            page.wait_for_selector("#mug-completion-code", timeout=60_000)
-        server.flush()
+        _finish_pair(server, left, right)
     folder = config.study_dir / "slime_duel"
     _same_game(folder, 0)
     events = _events(folder / f"{LEFT_PID}_ep0_events.csv")
@@ -268,9 +269,7 @@ def test_a_lost_peer_pauses_the_game_until_it_comes_back(
         left.wait_for_selector("text=Your partner's connection was lost.", timeout=15_000)
         left.evaluate("globalThis.mugP2PNetem.loss = 0")
         left.wait_for_selector("#mug-p2p-pause", state="hidden", timeout=15_000)
-        for page in (left, right):
-            page.wait_for_selector("#mug-completion-code", timeout=60_000)
-        server.flush()
+        _finish_pair(server, left, right)
     folder = config.study_dir / "slime_duel"
     left_bytes = _same_game(folder, 0)
     assert len(left_bytes.splitlines()) == STEPS + 1
@@ -299,9 +298,7 @@ def test_a_page_whose_main_thread_stalls_catches_up_and_agrees(
             f"Number(document.querySelector('#mug-game')?.dataset.step ?? -1) > {before + 60}",
             timeout=30_000,
         )
-        for page in (left, right):
-            page.wait_for_selector("#mug-completion-code", timeout=60_000)
-        server.flush()
+        _finish_pair(server, left, right)
     folder = config.study_dir / "slime_duel"
     left_bytes = _same_game(folder, 0)
     assert len(left_bytes.splitlines()) == STEPS + 1
