@@ -58,6 +58,7 @@ class GameManager:
         self.by_pid: dict[str, GameProxy] = {}
         self._building: dict[str, asyncio.Task[GameProxy]] = {}
         self.workers: list[Worker] = []
+        self._started = 0  # game processes started so far
         self._commits: set[asyncio.Future[Any]] = set()
         self.bytes_sent = 0
         self.frames_sent = 0
@@ -161,7 +162,9 @@ class GameManager:
         """The game process with the fewest games (starting processes up to the limit)."""
         self.workers = [w for w in self.workers if w.alive]
         if len(self.workers) < self.processes:
-            worker = Worker(self.loop, self._deliver, self._worker_lost)
+            self._started += 1
+            phase = (self._started - 1) % self.processes / self.processes
+            worker = Worker(self.loop, self._deliver, self._worker_lost, phase)
             self.workers.append(worker)
             return worker
         return min(self.workers, key=lambda w: len(w.games))

@@ -10,13 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import pickle
 import socket
-import struct
 import time
 from collections.abc import Callable
 from typing import Any
 
+from mug_server_runtime.framing import frame, unframe
 from mug_server_runtime.worker import spawn
 
 log = logging.getLogger(__name__)
@@ -25,8 +24,7 @@ log = logging.getLogger(__name__)
 class Channel:
     """A non-blocking, message-framed socket on the event loop: ``send`` never blocks (what
     the socket cannot take yet waits in a buffer that the loop writes out), and ``on_message``
-    gets each complete message. Frames match :class:`multiprocessing.connection.Connection`:
-    a 4-byte big-endian length, then a pickle."""
+    gets each complete message (framed as :mod:`mug_server_runtime.framing` frames them)."""
 
     def __init__(
         self,
@@ -49,20 +47,19 @@ class Channel:
     def send(self, message: Any) -> None:
         if not self.open:
             return
-        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-        frame = struct.pack("!i", len(data)) + data
+        data = frame(message)
         if self._out:
-            self._out += frame
+            self._out += data
             return
         try:
-            sent = self.sock.send(frame)
+            sent = self.sock.send(data)
         except BlockingIOError:
             sent = 0
         except OSError:
             self.close()
             return
-        if sent < len(frame):
-            self._out += frame[sent:]
+        if sent < len(data):
+            self._out += data[sent:]
             if not self._writing:
                 self._writing = True
                 self.loop.add_writer(self.sock.fileno(), self._writable)
@@ -90,26 +87,11 @@ class Channel:
         if not chunk:
             self.close()
             return
-        buffer = self._in
-        buffer += chunk
-        start = 0
-        while len(buffer) - start >= 4:
-            (size,) = struct.unpack_from("!i", buffer, start)
-            header = 4
-            if size == -1:  # Connection's framing of messages of 2 GiB and more
-                if len(buffer) - start < 12:
-                    break
-                (size,) = struct.unpack_from("!Q", buffer, start + 4)
-                header = 12
-            end = start + header + size
-            if len(buffer) < end:
-                break
-            message = pickle.loads(memoryview(buffer)[start + header : end])
-            start = end
+        self._in += chunk
+        for message in unframe(self._in):
             self.on_message(message)
             if not self.open:
                 return
-        del buffer[:start]
 
     def close(self, notify: bool = True) -> None:
         """Close the socket; ``on_closed`` is called unless ``notify`` is false."""
@@ -128,16 +110,18 @@ class Channel:
 
 class Worker:
     """One game process. ``on_batch(worker, items)`` gets what its games produced;
-    ``on_exit(worker)`` is called once if the process ends unexpectedly."""
+    ``on_exit(worker)`` is called once if the process ends unexpectedly; ``phase`` shifts
+    its schedule against the other game processes' (see :func:`mug_server_runtime.worker.serve`)."""
 
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
         on_batch: Callable[[Worker, list[tuple[Any, ...]]], None],
         on_exit: Callable[[Worker], None],
+        phase: float = 0.0,
     ) -> None:
         self.loop = loop
-        self.process, sock = spawn()
+        self.process, sock = spawn(phase)
         self.games: set[str] = set()
         self.on_batch = on_batch
         self.on_exit = on_exit

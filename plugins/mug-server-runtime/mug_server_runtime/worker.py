@@ -1,9 +1,10 @@
 """Game processes: server games step in a few worker processes; the study server relays bytes.
 
-A worker process (``python -m mug_server_runtime.worker FD``) runs many games on one fixed-rate
-scheduler: a heap of deadlines against the monotonic clock, one thread, no lock contention with
-the event loop of the study server. It talks to the study server over a socket pair with pickled
-tuples (:mod:`multiprocessing.connection` framing):
+A worker process (``python -m mug_server_runtime.worker FD PHASE``) runs many games on one
+fixed-rate scheduler: a heap of deadlines against the monotonic clock, one thread, no lock
+contention with the event loop of the study server. It talks to the study server over a
+socket pair with pickled tuples (framed by :mod:`mug_server_runtime.framing`; neither end
+ever waits to write):
 
 - server to worker: ``("build", game_id, scene, scene_key, members, seed, episodes_done,
   experiment_id)``, ``("attach", game_id, pid, sid)``, ``("detach", game_id, pid)``,
@@ -27,24 +28,29 @@ import socket
 import subprocess
 import sys
 import time
-from multiprocessing.connection import Connection
 from typing import Any
 
 from mug_core.data.records import Record
+from mug_server_runtime.framing import Pipe
 
 log = logging.getLogger(__name__)
 
-#: Phases per frame period that new games are spread over (fewer wake-ups than one per game,
-#: short enough batches that the last game of a phase still steps on time).
-SLOTS = 6
+#: Phases per frame period that new games are spread over: few games share a wake-up, so the
+#: last of them still steps on time, and the load is even over the period.
+SLOTS = 30
+
+#: Longest time a game's frames and records wait in the game process so that the output of
+#: several wake-ups goes to the study server in one batch (fewer wake-ups there).
+GATHER_S = 0.003
 
 
 class WorkerLink:
     """The study server, as the games in a worker process see it: what they hand over is
     queued and sent in one batch per scheduler wake-up."""
 
-    def __init__(self, experiment_id: str = "") -> None:
+    def __init__(self, experiment_id: str = "", phase: float = 0.0) -> None:
         self.experiment_id = experiment_id
+        self.phase = phase  # where in each slot this process's games start (0 to 1)
         self.items: list[tuple[Any, ...]] = []
         self.heap: list[tuple[float, int, Any]] = []
         self._counter = 0
@@ -68,7 +74,7 @@ class WorkerLink:
         slot = min(range(SLOTS), key=self._slot_load.__getitem__)
         self._slot_load[slot] += 1
         self._slot_of[game.game_id] = slot
-        offset = slot * period / SLOTS
+        offset = (slot + self.phase) * period / SLOTS
         return math.ceil((now - offset) / period) * period + offset
 
     def finished(self, game: Any) -> None:
@@ -100,6 +106,12 @@ class WorkerLink:
     def game_over(self, game: Any, message: str | None, ended_by: str | None = None) -> None:
         self.items.append(("over", game.game_id, message, ended_by))
 
+    def due(self, gathered_since: float, now: float) -> bool:
+        """Whether output gathered since ``gathered_since`` goes to the study server now: it
+        has waited :data:`GATHER_S`, or would by the time the next game is due."""
+        limit = gathered_since + GATHER_S
+        return now >= limit or not self.heap or self.heap[0][0] >= limit
+
     def take(self) -> list[tuple[Any, ...]]:
         items, self.items = self.items, []
         return items
@@ -114,28 +126,34 @@ def _stats(game: Any) -> dict[str, Any]:
     }
 
 
-def serve(conn: Connection) -> None:
-    """The worker's loop: run due games, apply commands, send each wake-up's output."""
+def serve(pipe: Pipe, phase: float = 0.0) -> None:
+    """The worker's loop: run due games, apply commands, send the games' output (gathered
+    over a few wake-ups, at most :data:`GATHER_S`).
+
+    Sending never waits for the study server to read: its bytes are written as the socket
+    takes them, between steps, so a busy study server delays frames but not the games.
+    ``phase`` (0 to 1) shifts this process's games within each slot, so that the games of
+    several game processes do not all fall due at the same moments."""
     from mug_server_runtime.game import ServerGame
 
-    link = WorkerLink()
+    link = WorkerLink(phase=phase)
     games: dict[str, ServerGame] = {}
     heap = link.heap
     monotonic = time.monotonic
+    gathered_since: float | None = None  # when the output not sent yet began
     while True:
         delay = heap[0][0] - monotonic() if heap else 1.0
         try:
-            ready = conn.poll(max(delay, 0.0))
-            while ready:
-                message = conn.recv()
+            for message in pipe.wait(max(delay, 0.0)):
                 kind = message[0]
                 if kind == "shutdown":
                     for game in games.values():
                         game.stop()
                         game.flush()
                     stats = {gid: _stats(g) for gid, g in games.items()}
-                    conn.send(("batch", link.take()))
-                    conn.send(("bye", stats))
+                    pipe.send(("batch", link.take()))
+                    pipe.send(("bye", stats))
+                    pipe.flush(timeout=30.0)
                     return
                 if kind == "build":
                     _, game_id, scene, scene_key, members, seed, done, experiment_id = message
@@ -144,18 +162,17 @@ def serve(conn: Connection) -> None:
                         game = ServerGame(link, scene, scene_key, game_id, members, seed, done)
                     except Exception as exc:
                         log.exception("could not build the env of %s", scene_key)
-                        conn.send(("built", game_id, None, f"{type(exc).__name__}: {exc}"))
+                        pipe.send(("built", game_id, None, f"{type(exc).__name__}: {exc}"))
                     else:
                         games[game_id] = game
                         views = {pid: p.view for pid, p in game.players.items()}
-                        conn.send(("built", game_id, views, None))
+                        pipe.send(("built", game_id, views, None))
                     gc.freeze()  # what the new env built stays: keep it out of full passes
                 else:
                     game = games.get(message[1])
                     if game is not None:
                         _apply(game, message)
-                ready = conn.poll(0)
-        except (EOFError, OSError):
+        except EOFError:
             return  # the study server has gone
         # Each due game steps once per pass: an overloaded process still sends its frames and
         # reads keys between passes instead of stepping late games back to back forever.
@@ -171,10 +188,15 @@ def serve(conn: Connection) -> None:
             else:
                 link.schedule(game, when)
         if link.items:
-            try:
-                conn.send(("batch", link.take()))
-            except OSError:
-                return
+            now = monotonic()
+            if gathered_since is None:
+                gathered_since = limit
+            if link.due(gathered_since, now):
+                gathered_since = None
+                try:
+                    pipe.send(("batch", link.take()))
+                except EOFError:
+                    return
 
 
 def _apply(game: Any, message: tuple[Any, ...]) -> None:
@@ -193,14 +215,14 @@ def _apply(game: Any, message: tuple[Any, ...]) -> None:
         game.stop()
 
 
-def spawn() -> tuple[subprocess.Popen[bytes], socket.socket]:
-    """Start a worker process; returns it and the study server's end of its socket pair
-    (messages framed as :class:`multiprocessing.connection.Connection` frames them)."""
+def spawn(phase: float = 0.0) -> tuple[subprocess.Popen[bytes], socket.socket]:
+    """Start a worker process (``phase``: see :func:`serve`); returns it and the study
+    server's end of its socket pair (messages framed by :mod:`mug_server_runtime.framing`)."""
     ours, theirs = socket.socketpair()
     paths = [p for p in sys.path if p and os.path.isdir(p)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "mug_server_runtime.worker", str(theirs.fileno())],
+        [sys.executable, "-m", "mug_server_runtime.worker", str(theirs.fileno()), str(phase)],
         pass_fds=(theirs.fileno(),),
         env=env,
         stdin=subprocess.DEVNULL,
@@ -213,11 +235,13 @@ def main() -> None:
     # Ctrl+C reaches the whole process group; the study server decides when games stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    conn = Connection(int(sys.argv[1]))
+    if os.environ.get("MUG_EXP_GAME_CPU"):
+        os.sched_setaffinity(0, {int(os.environ["MUG_EXP_GAME_CPU"])})
+    pipe = Pipe(socket.socket(fileno=int(sys.argv[1])))
     try:
-        serve(conn)
+        serve(pipe, float(sys.argv[2]) if len(sys.argv) > 2 else 0.0)
     finally:
-        conn.close()
+        pipe.close()
 
 
 if __name__ == "__main__":
