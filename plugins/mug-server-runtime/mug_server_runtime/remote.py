@@ -20,11 +20,16 @@ from mug_server_runtime.worker import spawn
 
 log = logging.getLogger(__name__)
 
+#: Seconds messages to a game process gather before they are written together.
+GATHER_S = 0.001
+
 
 class Channel:
     """A non-blocking, message-framed socket on the event loop: ``send`` never blocks (what
     the socket cannot take yet waits in a buffer that the loop writes out), and ``on_message``
-    gets each complete message (framed as :mod:`mug_server_runtime.framing` frames them)."""
+    gets each complete message (framed as :mod:`mug_server_runtime.framing` frames them).
+    Messages sent within :data:`GATHER_S` of each other go out in one write, so a game
+    process wakes once for the keys of many pages."""
 
     def __init__(
         self,
@@ -41,26 +46,23 @@ class Channel:
         self._in = bytearray()
         self._out = bytearray()
         self._writing = False
+        self._flush_at: asyncio.TimerHandle | None = None
         self.open = True
         loop.add_reader(sock.fileno(), self._readable)
 
     def send(self, message: Any) -> None:
+        """Queue ``message``; what is queued within :data:`GATHER_S` is written at once."""
         if not self.open:
             return
-        data = frame(message)
-        if self._out:
-            self._out += data
-            return
-        try:
-            sent = self.sock.send(data)
-        except BlockingIOError:
-            sent = 0
-        except OSError:
-            self.close()
-            return
-        if sent < len(data):
-            self._out += data[sent:]
-            if not self._writing:
+        self._out += frame(message)
+        if not self._writing and self._flush_at is None:
+            self._flush_at = self.loop.call_later(GATHER_S, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_at = None
+        if self.open and not self._writing:
+            self._writable()
+            if self.open and self._out:
                 self._writing = True
                 self.loop.add_writer(self.sock.fileno(), self._writable)
 
@@ -73,7 +75,7 @@ class Channel:
             self.close()
             return
         del self._out[:sent]
-        if not self._out:
+        if not self._out and self._writing:
             self._writing = False
             self.loop.remove_writer(self.sock.fileno())
 
@@ -98,6 +100,8 @@ class Channel:
         if not self.open:
             return
         self.open = False
+        if self._flush_at is not None:
+            self._flush_at.cancel()
         with contextlib.suppress(Exception):
             self.loop.remove_reader(self.sock.fileno())
         if self._writing:
