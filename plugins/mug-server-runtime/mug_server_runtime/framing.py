@@ -21,6 +21,10 @@ from typing import Any
 #: with them (memory stays bounded if the study server stops reading altogether).
 MAX_PENDING = 64 * 1024 * 1024
 
+#: ``select`` takes descriptors below this (``FD_SETSIZE``); a game process's pipe is one of
+#: its first (see :func:`mug_server_runtime.worker.main`).
+_SELECT_LIMIT = 1024
+
 
 def frame(message: Any) -> bytes:
     """``message`` as one frame: its length, then its pickle."""
@@ -60,14 +64,13 @@ class Pipe:
     """
 
     def __init__(self, sock: socket.socket) -> None:
+        if sock.fileno() >= _SELECT_LIMIT:
+            raise ValueError(f"the pipe's descriptor must be below {_SELECT_LIMIT}")
         self.sock = sock
         sock.setblocking(False)
         self._in = bytearray()
         self._out = bytearray()
-        self._poll = select.poll()
         self._fd = sock.fileno()
-        self._poll.register(self._fd, select.POLLIN)
-        self._watching_out = False
 
     @property
     def pending(self) -> int:
@@ -83,22 +86,23 @@ class Pipe:
 
     def wait(self, timeout: float) -> list[Any]:
         """Messages from the study server, waiting up to ``timeout`` seconds for the first;
-        queued bytes are written meanwhile as the socket takes them."""
+        queued bytes are written meanwhile as the socket takes them. The wait is timed to the
+        microsecond (``select``), not rounded up to the next millisecond as ``poll`` and
+        ``epoll`` round it: a game due in 0.2 ms must not step 1 ms late."""
         deadline = time.monotonic() + timeout
+        fds = [self._fd]
         while True:
             messages = list(unframe(self._in))
             if messages:
                 return messages
-            self._watch_out(bool(self._out))
             remaining = max(deadline - time.monotonic(), 0.0)
-            events = self._poll.poll(remaining * 1000.0)
-            if not events:
+            readable, writable, _ = select.select(fds, fds if self._out else (), (), remaining)
+            if not readable and not writable:
                 return []
-            for _, event in events:
-                if event & select.POLLOUT:
-                    self._write()
-                if event & (select.POLLIN | select.POLLHUP | select.POLLERR):
-                    self._read()
+            if writable:
+                self._write()
+            if readable:
+                self._read()
 
     def flush(self, timeout: float | None = None) -> bool:
         """Write everything queued, waiting up to ``timeout`` seconds (``None``: no limit);
@@ -118,12 +122,6 @@ class Pipe:
         _, writable, _ = select.select([], [self._fd], [], remaining)
         if writable:
             self._write()
-
-    def _watch_out(self, on: bool) -> None:
-        if on != self._watching_out:
-            self._watching_out = on
-            mask = select.POLLIN | select.POLLOUT if on else select.POLLIN
-            self._poll.modify(self._fd, mask)
 
     def _write(self) -> None:
         if not self._out:

@@ -237,7 +237,12 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     if os.environ.get("MUG_EXP_GAME_CPU"):
         os.sched_setaffinity(0, {int(os.environ["MUG_EXP_GAME_CPU"])})
-    pipe = Pipe(socket.socket(fileno=int(sys.argv[1])))
+    # The descriptor keeps the study server's number, which may be high (one per page); a
+    # copy takes the lowest free one, as the pipe's microsecond-timed waits need.
+    inherited = int(sys.argv[1])
+    fd = os.dup(inherited)
+    os.close(inherited)
+    pipe = Pipe(socket.socket(fileno=fd))
     try:
         serve(pipe, float(sys.argv[2]) if len(sys.argv) > 2 else 0.0)
     finally:
