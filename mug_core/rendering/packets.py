@@ -164,12 +164,13 @@ def _size(value: Any, call: str, arg: str) -> Any:
     return value
 
 
-def _object_id(value: Any, call: str) -> str:
-    """An explicit id as a string; ints are accepted and turned into strings."""
+def _object_id(value: Any, call: str, arg: str = "id") -> str:
+    """An explicit id (or agent id, for ``arg="viewer"``) as a string; ints are accepted and
+    turned into strings."""
     if isinstance(value, str):
         if not value:
-            raise ValueError(f"{call}(): id must not be empty")
-        if value[0] == "~":
+            raise ValueError(f"{call}(): {arg} must not be empty")
+        if value[0] == "~" and arg == "id":
             raise ValueError(
                 f"{call}(): id {value!r} starts with '~', which is reserved for automatic ids"
             )
@@ -179,7 +180,9 @@ def _object_id(value: Any, call: str) -> str:
             return str(operator.index(value))
         except TypeError:
             pass
-    raise TypeError(f"{call}(): id must be a str or an int, got {type(value).__name__} {value!r}")
+    raise TypeError(
+        f"{call}(): {arg} must be a str or an int, got {type(value).__name__} {value!r}"
+    )
 
 
 def _path(value: Any, call: str, arg: str) -> str:
@@ -307,7 +310,14 @@ class _Recorder:
         self._new_assets.append(asset)
 
     def _add(
-        self, call: str, obj: dict[str, Any], id: Any, persistent: bool, depth: Any, tween: Any
+        self,
+        call: str,
+        obj: dict[str, Any],
+        id: Any,
+        persistent: bool,
+        depth: Any,
+        tween: Any,
+        viewer: Any = None,
     ) -> str:
         if type(depth) is not int:
             if isinstance(depth, bool):
@@ -319,6 +329,8 @@ class _Recorder:
                     f"{call}(): depth must be an int, got {type(depth).__name__} {depth!r}"
                 ) from None
         tween = 0 if tween is None else round(_size(tween, call, "tween_duration"), 2)
+        if viewer is not None:
+            viewer = _object_id(viewer, call, "viewer")
         if id is None:
             if persistent:
                 raise ValueError(f"{call}(): persistent=True requires an id")
@@ -331,6 +343,8 @@ class _Recorder:
             object_id = _object_id(id, call)
         obj["id"] = object_id
         obj["tween"] = tween
+        if viewer is not None:
+            obj["viewer"] = viewer
         frame = self._frame
         if object_id in frame:  # drawn twice this frame: the last call wins, in its call place
             del frame[object_id]

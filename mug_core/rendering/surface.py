@@ -124,6 +124,10 @@ class Surface(_Recorder):
       frame are painted in call order, on top of persistent objects carried over undrawn.
     - ``tween_duration``: milliseconds over which the browser moves the object from where it
       was to its new position (0 or ``None``: jump).
+    - ``viewer``: an agent id (str or int); the object is drawn only on the page of the player
+      of that agent, e.g. a "YOU" marker over each player's own avatar in one shared frame.
+      Every player's page still receives it: it hides nothing. For what a player must not
+      know, draw per agent (``render(agent_id)``) instead.
 
     Wrong arguments raise ``TypeError``/``ValueError`` naming the call and the argument.
     """
@@ -146,6 +150,7 @@ class Surface(_Recorder):
         relative: bool = False,
         depth: int = 0,
         tween_duration: float | None = None,
+        viewer: str | int | None = None,
     ) -> str:
         """Draw a ``w`` x ``h`` rectangle with its top-left corner at (``x``, ``y``).
 
@@ -167,7 +172,7 @@ class Surface(_Recorder):
             "stroke_width": stroke_w,
             "border_radius": _extent(border_radius, c, "border_radius"),
         }
-        return self._add(c, obj, id, persistent, depth, tween_duration)
+        return self._add(c, obj, id, persistent, depth, tween_duration, viewer)
 
     def circle(
         self,
@@ -183,6 +188,7 @@ class Surface(_Recorder):
         relative: bool = False,
         depth: int = 0,
         tween_duration: float | None = None,
+        viewer: str | int | None = None,
     ) -> str:
         """Draw a circle centred on (``x``, ``y``).
 
@@ -202,7 +208,7 @@ class Surface(_Recorder):
             "stroke_color": stroke,
             "stroke_width": stroke_w,
         }
-        return self._add(c, obj, id, persistent, depth, tween_duration)
+        return self._add(c, obj, id, persistent, depth, tween_duration, viewer)
 
     def ellipse(
         self,
@@ -219,6 +225,7 @@ class Surface(_Recorder):
         relative: bool = False,
         depth: int = 0,
         tween_duration: float | None = None,
+        viewer: str | int | None = None,
     ) -> str:
         """Draw an axis-aligned ellipse centred on (``x``, ``y``) with radii ``rx`` and ``ry``.
 
@@ -238,7 +245,7 @@ class Surface(_Recorder):
             "stroke_color": stroke,
             "stroke_width": stroke_w,
         }
-        return self._add(c, obj, id, persistent, depth, tween_duration)
+        return self._add(c, obj, id, persistent, depth, tween_duration, viewer)
 
     def arc(
         self,
@@ -256,6 +263,7 @@ class Surface(_Recorder):
         relative: bool = False,
         depth: int = 0,
         tween_duration: float | None = None,
+        viewer: str | int | None = None,
     ) -> str:
         """Draw an arc of the circle centred on (``x``, ``y``).
 
@@ -277,7 +285,7 @@ class Surface(_Recorder):
             "width": _extent(width, c, "width"),
             "fill": bool(fill),
         }
-        return self._add(c, obj, id, persistent, depth, tween_duration)
+        return self._add(c, obj, id, persistent, depth, tween_duration, viewer)
 
     def line(
         self,
@@ -290,6 +298,7 @@ class Surface(_Recorder):
         relative: bool = False,
         depth: int = 0,
         tween_duration: float | None = None,
+        viewer: str | int | None = None,
     ) -> str:
         """Draw an open polyline through ``points`` (at least 2 ``(x, y)`` pairs).
 
@@ -305,7 +314,7 @@ class Surface(_Recorder):
             "color": parse_color(color, c, "color"),
             "width": _extent(width, c, "width"),
         }
-        return self._add(c, obj, id, persistent, depth, tween_duration)
+        return self._add(c, obj, id, persistent, depth, tween_duration, viewer)
 
     def polygon(
         self,
@@ -319,6 +328,7 @@ class Surface(_Recorder):
         relative: bool = False,
         depth: int = 0,
         tween_duration: float | None = None,
+        viewer: str | int | None = None,
     ) -> str:
         """Draw a closed polygon through ``points`` (at least 3 ``(x, y)`` pairs).
 
@@ -335,7 +345,7 @@ class Surface(_Recorder):
             "stroke_color": stroke,
             "stroke_width": stroke_w,
         }
-        return self._add(c, obj, id, persistent, depth, tween_duration)
+        return self._add(c, obj, id, persistent, depth, tween_duration, viewer)
 
     def text(
         self,
@@ -354,6 +364,7 @@ class Surface(_Recorder):
         relative: bool = False,
         depth: int = 0,
         tween_duration: float | None = None,
+        viewer: str | int | None = None,
     ) -> str:
         """Draw ``text`` (a str, or a number shown as ``str(number)``) at (``x``, ``y``).
 
@@ -394,7 +405,7 @@ class Surface(_Recorder):
             "align": canonical_align,
             "baseline": baseline,
         }
-        return self._add(c, obj, id, persistent, depth, tween_duration)
+        return self._add(c, obj, id, persistent, depth, tween_duration, viewer)
 
     def image(
         self,
@@ -411,6 +422,7 @@ class Surface(_Recorder):
         relative: bool = False,
         depth: int = 0,
         tween_duration: float | None = None,
+        viewer: str | int | None = None,
     ) -> str:
         """Draw a registered image, or one ``frame`` of a registered atlas, in a ``w`` x ``h`` box.
 
@@ -442,7 +454,7 @@ class Surface(_Recorder):
             "h": _extent(h, c, "h", sy),
             "angle": _at(angle, c, "angle"),
         }
-        return self._add(c, obj, id, persistent, depth, tween_duration)
+        return self._add(c, obj, id, persistent, depth, tween_duration, viewer)
 
     def _check_frame(self, name: str, asset: Asset, frame: Any) -> str | int:
         if asset["type"] != "atlas":

@@ -384,6 +384,31 @@ def test_paint_order_follows_depth(page: Any) -> None:
     assert_color(page, 45, 45, BLUE)
 
 
+def test_marks_for_a_viewer_are_painted_on_that_viewers_page_only(page: Any) -> None:
+    """One frame for every player: a mark drawn with ``viewer`` shows only once the page
+    knows its player's agent, and only if it is that agent (int agents match as strings)."""
+    make(page, 100, 100)
+    s = Surface(100, 100)
+
+    def frame() -> None:
+        s.rect(0, 0, 20, 20, color="red", id="mark_left", viewer="agent_left")
+        s.rect(40, 0, 20, 20, color="blue", id="mark_right", viewer="agent_right")
+        s.rect(80, 0, 20, 20, color="#00ff00", id="mark_3", viewer=3)
+        s.rect(0, 50, 20, 20, color="red", id="everyone")
+        show(page, s)
+
+    frame()
+    assert_color(page, 10, 60, RED)  # unmarked: always painted
+    for x in (10, 50, 90):
+        assert_color(page, x, 10, WHITE)  # the page's agent is not known yet
+    for agent, painted in (("agent_left", 10), ("agent_right", 50), (3, 90)):
+        page.evaluate("a => window.renderer.setViewer(a)", agent)
+        page.evaluate("window.drawNow(1)")
+        for x, color in ((10, RED), (50, BLUE), (90, GREEN)):
+            assert_color(page, x, 10, color if x == painted else WHITE)
+    assert page.evaluate("window.renderer.stats().viewer") == "3"
+
+
 def test_deltas_removal_persistence_clear_and_gaps(page: Any) -> None:
     make(page, 100, 100, bg="#000000")
     s = Surface(100, 100)

@@ -65,6 +65,9 @@ def test_two_browsers_are_grouped_and_play_one_server_game(tmp_path: Path, conte
                 "document.querySelector('#mug-waiting') === null", timeout=15_000
             )
             page.wait_for_selector("#mug-game canvas")
+        # one frame for both: each page paints the "YOU" mark of its own player's slime
+        for page, agent in ((left, "agent_left"), (right, "agent_right")):
+            page.wait_for_selector(f"#mug-game[data-viewer='{agent}']", timeout=15_000)
         time.sleep(0.5)
 
         def hold(page: Any, key: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import random
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -779,6 +780,40 @@ def test_tween_duration_is_sent_with_the_object() -> None:
     s.circle(5, 0, 1, id="ball", tween_duration=100)
     s.circle(0, 0, 1, id="still")
     assert only(s.commit())["tween"] == 100
+
+
+def test_viewer_marks_an_object_for_one_agents_page() -> None:
+    s = Surface(100, 100)
+    s.text("YOU", 10, 10, id="you_a", viewer="agent_a")
+    s.text("YOU", 50, 10, id="you_1", viewer=1)
+    s.circle(0, 0, 1, id="ball")
+    marked, numbered, ball = s.commit()["objects"]
+    assert (marked["viewer"], numbered["viewer"]) == ("agent_a", "1")
+    assert "viewer" not in ball  # unmarked objects are unchanged
+    s.text("YOU", 10, 10, id="you_a", viewer="agent_a")
+    s.text("YOU", 50, 10, id="you_1", viewer=1)
+    s.circle(0, 0, 1, id="ball")
+    assert s.commit()["objects"] == []  # an unchanged mark costs nothing
+    s.text("YOU", 10, 10, id="you_a", viewer="agent_b")
+    assert only(s.commit())["viewer"] == "agent_b"
+
+
+@pytest.mark.parametrize(
+    ("viewer", "error", "message"),
+    [
+        (True, TypeError, "text(): viewer must be a str or an int"),
+        (2.5, TypeError, "text(): viewer must be a str or an int"),
+        ("", ValueError, "text(): viewer must not be empty"),
+    ],
+)
+def test_bad_viewer_is_refused_before_anything_is_drawn(
+    viewer: Any, error: type, message: str
+) -> None:
+    s = Surface(100, 100)
+    with pytest.raises(error, match=re.escape(message)):
+        s.text("YOU", 0, 0, viewer=viewer)
+    s.text("a", 0, 0)
+    assert only(s.commit())["id"] == "~text0"  # the refused call took no automatic id
 
 
 # -- assets ----------------------------------------------------------------------------------------

@@ -31,6 +31,8 @@ const LINE_HEIGHT = 1.2;
  * @property {(lastSeq: number|null, seq: number) => void} [onGap] called when a packet does not
  *   follow the last one: ask the producer for `surface.snapshot()`; deltas are ignored until a
  *   packet with `clear` arrives
+ * @property {string|number|null} [viewer] the agent of this page's player: objects drawn with a
+ *   `viewer` are painted only when it is this one (none are before it is known)
  */
 
 /**
@@ -45,6 +47,8 @@ const LINE_HEIGHT = 1.2;
  *   has loaded or failed
  * @property {(gameX: number, gameY: number) => {x: number, y: number}} toCanvasPixels backing
  *   store pixel of a game point
+ * @property {(agent: string|number|null) => void} setViewer the agent of this page's player
+ *   (see `viewer` in {@link RendererOptions})
  * @property {() => object} stats timings and counters (see {@link createCanvasRenderer})
  * @property {() => void} destroy remove the canvas and stop observing resizes
  */
@@ -52,13 +56,13 @@ const LINE_HEIGHT = 1.2;
 /**
  * Create a canvas renderer inside `container`.
  *
- * `stats()` returns `{lastDrawMs, maxDrawMs, draws, lastApplyMs, packets, gaps, seq, objects,
+ * `stats()` returns `{lastDrawMs, maxDrawMs, draws, lastApplyMs, packets, gaps, seq, viewer, objects,
  * tweens, assetsPending, assetsFailed, cssWidth, cssHeight, pixelWidth, pixelHeight}`.
  * @param {HTMLElement} container element the canvas is appended to; give it a definite width
  * @param {RendererOptions} options
  * @returns {CanvasRenderer}
  */
-export function createCanvasRenderer(container, { width, height, background = null, onGap } = {}) {
+export function createCanvasRenderer(container, { width, height, background = null, onGap, viewer = null } = {}) {
   if (!(width > 0 && height > 0)) {
     throw new Error(`canvas renderer: width and height must be positive, got ${width}x${height}`);
   }
@@ -68,6 +72,7 @@ export function createCanvasRenderer(container, { width, height, background = nu
   canvas.style.margin = "0 auto";
   container.appendChild(canvas);
   const st = newState(container, canvas, width, height, background, onGap);
+  setViewer(st, viewer);
   fit(st);
   watchSize(st);
   canvas.addEventListener("contextrestored", st.invalidate);
@@ -77,6 +82,7 @@ export function createCanvasRenderer(container, { width, height, background = nu
     draw: (now = performance.now(), force = false) => drawScene(st, now, force),
     whenAssetsLoaded: () => settled(st),
     toCanvasPixels: (x, y) => ({ x: x * st.sx, y: y * st.sy }),
+    setViewer: (agent) => setViewer(st, agent),
     stats: () => stats(st),
     destroy: () => destroy(st),
   };
@@ -114,6 +120,7 @@ function newState(container, canvas, width, height, background, onGap) {
     loading: new Set(), // promises of assets still loading
     seq: null,
     awaitingClear: false,
+    viewer: null, // agent id (string) of this page's player
     dirty: true,
     destroyed: false,
     font: null, // ctx.font last set during this paint
@@ -351,6 +358,7 @@ function newRecord(obj) {
     x: obj.x,
     y: obj.y,
     pts: Array.isArray(obj.points) ? obj.points : null,
+    viewer: null, // the agent whose page alone paints it, if any
     fromX: 0,
     fromY: 0,
     fromPts: null, // Float64Array
@@ -371,6 +379,7 @@ function newRecord(obj) {
  */
 function setObject(rec, obj) {
   rec.obj = obj;
+  rec.viewer = obj.viewer === undefined || obj.viewer === null ? null : String(obj.viewer);
   rec.paintFn = PAINTERS[obj.type] ?? paintNothing;
   if (obj.type === "text") {
     rec.font = `${obj.size}px ${obj.font}`;
@@ -410,6 +419,19 @@ function startTween(rec, obj, tweenXY, tweenPts, duration) {
 }
 
 /**
+ * Set whose marks this page paints (see `viewer` in RendererOptions).
+ * @param {object} st
+ * @param {string|number|null|undefined} agent
+ */
+function setViewer(st, agent) {
+  const viewer = agent === undefined || agent === null ? null : String(agent);
+  if (viewer !== st.viewer) {
+    st.viewer = viewer;
+    st.dirty = true;
+  }
+}
+
+/**
  * Paint order as records, from `st.orderIds`.
  * @param {object} st
  */
@@ -444,8 +466,10 @@ function drawScene(st, now, force) {
     ctx.fillRect(0, 0, st.width, st.height);
   }
   st.font = null;
+  const viewer = st.viewer;
   for (let i = 0; i < paint.length; i += 1) {
     const rec = paint[i];
+    if (rec.viewer !== null && rec.viewer !== viewer) continue; // another player's mark
     rec.paintFn(ctx, rec, st);
   }
   st.dirty = false;
@@ -702,6 +726,7 @@ function stats(st) {
   return {
     ...st.counters,
     seq: st.seq,
+    viewer: st.viewer,
     objects: st.records.size,
     tweens: st.tweens.size,
     assetsPending: st.loading.size,

@@ -14,8 +14,9 @@
  * `{agent, reset(episode) -> Promise, run() -> Promise<{steps, returns}>, stop()}` (see
  * mug-pyodide's runtime.js for the reference implementation).
  *
- * Test hooks: `#mug-game` carries `data-episode`, `data-step` (last step recorded) and
- * `data-state` (loading, countdown, playing, uploading, done, error); `#mug-game.mugStats()`
+ * Test hooks: `#mug-game` carries `data-episode`, `data-step` (last step recorded),
+ * `data-state` (loading, countdown, playing, uploading, done, error) and `data-viewer` (the
+ * agent whose `viewer` marks the canvas paints, once known); `#mug-game.mugStats()`
  * returns timing samples (ms): `callMs` (the runtime's step call), `envMs`/`renderMs` (inside
  * it), `parseMs`, `applyMs` (packet into the renderer), `drawMs` (a paint), `frameMs` (the
  * work behind one painted frame: call + parse + apply + paint), `latencyMs` (step start to
@@ -380,7 +381,8 @@ function showError(ui, api, err, state) {
 
 /**
  * The canvas, its draw loop (one paint per animation frame) and the HUD.
- * @returns {{renderer: object, live: object, apply: (packet: object) => void}}
+ * @returns {{renderer: object, live: object, apply: (packet: object) => void,
+ *   setViewer: (agent: string|number|null) => void}}
  */
 function gameView(ui, spec, state) {
   const stats = state.stats;
@@ -428,7 +430,11 @@ function gameView(ui, spec, state) {
     sample(stats, "applyMs", ms);
     live.work += ms;
   };
-  return { renderer, live, apply, updateHud };
+  const setViewer = (agent) => {
+    renderer.setViewer(agent);
+    if (agent !== null && agent !== undefined) ui.game.dataset.viewer = String(agent);
+  };
+  return { renderer, live, apply, updateHud, setViewer };
 }
 
 /** Show the game for `episode` (before its countdown). */
@@ -496,6 +502,7 @@ async function playInPage(ui, spec, api, state, impl) {
   if (state.episodesDone < numEpisodes) {
     state.game = await impl.start(ui.stage, spec, host);
     if (state.stopped) return state.game.stop(); // the scene was replaced while loading
+    view.setViewer(state.game.agent);
     state.cleanups.push(() => state.game.stop());
     for (let episode = state.episodesDone; episode < numEpisodes && !state.stopped; episode++) {
       uploader.begin(episode);
@@ -518,7 +525,8 @@ async function playInPage(ui, spec, api, state, impl) {
 
 /**
  * A runtime that steps elsewhere and records there (`recordsInPage: false`, e.g. `server`):
- * `impl.start(spec, api, {onFrame, onStatus, onOver, onError}) -> {key(key, down), stop()}`.
+ * `impl.start(spec, api, {onFrame, onStatus, onOver, onError, onAgent}) -> {key(key, down),
+ * stop()}`; `onAgent(agent)` names this page's player's agent (whose marks it draws).
  * Frames are `{step, episode, packet}`; statuses `{countdown, episode}`; key changes go out.
  */
 async function playRemote(ui, spec, api, state, impl) {
@@ -556,6 +564,7 @@ async function playRemote(ui, spec, api, state, impl) {
       },
       onOver: resolve,
       onError: (message) => reject(new Error(message)),
+      onAgent: (agent) => view.setViewer(agent),
     };
   });
   state.game = await impl.start(spec, api, state.remote);
