@@ -205,7 +205,7 @@ class SlimeVolleyballEnv:
         obs_space, act_space = _make_spaces(use_gymnasium_spaces)
         self.observation_spaces = {a: obs_space for a in AGENTS}
         self.action_spaces = {a: act_space for a in AGENTS}
-        self._surfaces: dict[str | None, Any] = {}
+        self._surface: Any = None
         self._rng = random.Random()  # OS entropy until reset(seed=...) is called
         self._new_match()
 
@@ -288,8 +288,8 @@ class SlimeVolleyballEnv:
         return obs
 
     def close(self) -> None:
-        """Drop cached render surfaces."""
-        self._surfaces.clear()
+        """Drop the cached render surface."""
+        self._surface = None
 
     # ------------------------------------------------------------------ state
     def get_state(self) -> dict[str, Any]:
@@ -440,20 +440,21 @@ class SlimeVolleyballEnv:
         return None
 
     # ------------------------------------------------------------------ rendering
-    def render(self, agent_id: str | None = None) -> dict[str, Any]:
+    def render(self) -> dict[str, Any]:
         """Draw the current frame and return ``surface.commit()``.
 
-        ``agent_id`` marks that player's slime with "YOU"; each viewer gets its own Surface so
-        persistent scenery (sky, ground, net) is sent once per viewer. Needs
-        ``mug_core.rendering.Surface``, imported here so the physics never needs it.
+        One frame serves both players: each slime carries a "YOU" mark drawn with
+        ``viewer=agent``, which only that agent's player sees. The scenery (sky, ground, net)
+        is persistent, so it is sent once. Needs ``mug_core.rendering.Surface``, imported here
+        so the physics never needs it.
         """
-        surface = self._surfaces.get(agent_id)
+        surface = self._surface
         if surface is None:
             from mug_core.rendering import Surface
 
-            surface = self._surfaces[agent_id] = Surface(self.render_width, self.render_height)
+            surface = self._surface = Surface(self.render_width, self.render_height)
             _draw_scenery(self, surface)
-        _draw_frame(self, surface, agent_id)
+        _draw_frame(self, surface)
         return surface.commit()
 
 
@@ -520,7 +521,7 @@ def _draw_scenery(env: SlimeVolleyballEnv, surface: Any) -> None:
     )  # fmt: skip
 
 
-def _draw_frame(env: SlimeVolleyballEnv, surface: Any, agent_id: str | None) -> None:
+def _draw_frame(env: SlimeVolleyballEnv, surface: Any) -> None:
     """Issue the draw calls of one frame on ``surface`` (pixel coordinates, y down); the
     scenery is already on it (see ``_draw_scenery``)."""
     w, h = env.render_width, env.render_height
@@ -556,11 +557,10 @@ def _draw_frame(env: SlimeVolleyballEnv, surface: Any, agent_id: str | None) -> 
             x=px(ex + pupil * dx / dist), y=py(ey + pupil * dy / dist), radius=0.12 * r,
             color="black", id=f"pupil_{agent}", depth=4,
         )  # fmt: skip
-        if agent == agent_id:
-            surface.text(
-                text="YOU", x=cx, y=cy - 1.2 * r, size=max(10, round(0.45 * r)), color=TEXT_COLOR,
-                align="center", baseline="bottom", id="you", depth=5,
-            )  # fmt: skip
+        surface.text(
+            text="YOU", x=cx, y=cy - 1.2 * r, size=max(10, round(0.45 * r)), color=TEXT_COLOR,
+            align="center", baseline="bottom", id=f"you_{agent}", depth=5, viewer=agent,
+        )  # fmt: skip
     surface.circle(
         x=px(bx), y=py(by), radius=BALL_RADIUS * k, color=BALL_COLOR, stroke_color="#b07d00",
         stroke_width=1, id="ball", depth=5,

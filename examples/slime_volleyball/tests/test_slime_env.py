@@ -361,14 +361,27 @@ def test_render_returns_a_packet() -> None:
     assert isinstance(env.render(), dict)
     env.step(dict.fromkeys(AGENTS, 5))
     assert isinstance(env.render(), dict)
-    assert isinstance(env.render(LEFT_AGENT), dict)
+    env.close()
+
+
+def test_one_frame_marks_each_players_slime_for_that_player_only() -> None:
+    pytest.importorskip("mug_core.rendering")
+    env = SlimeVolleyballEnv()
+    env.reset(seed=0)
+    packet = env.render()
+    marks = {o["viewer"]: o for o in packet["objects"] if o.get("text") == "YOU"}
+    assert set(marks) == set(AGENTS)
+    slimes = {o["id"]: o for o in packet["objects"] if o["id"].startswith("slime_")}
+    for agent, mark in marks.items():
+        assert mark["x"] == slimes[f"slime_{agent}"]["x"]  # above that agent's own slime
+    assert all("viewer" not in o for o in packet["objects"] if o.get("text") != "YOU")
     env.close()
 
 
 def test_rendered_frames_rebuild_the_whole_court_in_every_episode() -> None:
     rendering = pytest.importorskip("mug_core.rendering")
     env = SlimeVolleyballEnv(points_to_win=1, serve_delay=0)
-    scenes: dict[str | None, Any] = dict.fromkeys([None, LEFT_AGENT, RIGHT_AGENT])
+    scene: Any = None
     actions = random_actions(seed=3, n=400)
     env.reset(seed=3)
     episodes = 1
@@ -377,12 +390,9 @@ def test_rendered_frames_rebuild_the_whole_court_in_every_episode() -> None:
             env.reset()
             episodes += 1
         env.step(joint)
-        for view in scenes:
-            packet = env.render(view) if view is not None else env.render()
-            scenes[view] = rendering.apply_packet(scenes[view], packet)
-            ids = set(scenes[view]["objects"])
-            assert {"sky", "ground", "net", "net_cap", "ball"} <= ids
-            assert {f"slime_{a}" for a in AGENTS} <= ids
-            assert ("you" in ids) == (view is not None)
-            assert scenes[view]["order"][0] == "sky"
+        scene = rendering.apply_packet(scene, env.render())
+        ids = set(scene["objects"])
+        assert {"sky", "ground", "net", "net_cap", "ball"} <= ids
+        assert {f"slime_{a}" for a in AGENTS} | {f"you_{a}" for a in AGENTS} <= ids
+        assert scene["order"][0] == "sky"
     assert episodes >= 2
