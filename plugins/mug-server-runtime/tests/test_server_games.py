@@ -266,6 +266,52 @@ def test_a_player_who_returns_in_time_keeps_their_slot(tmp_path: Path) -> None:
         asyncio.run(run(server))
 
 
+VIEW_PER_AGENT = """
+from slime_env import SlimeVolleyballEnv
+from mug_core.rendering import Surface
+
+
+class ViewPerAgent(SlimeVolleyballEnv):
+    def render(self, agent_id):
+        surfaces = self.__dict__.setdefault("views", {})
+        surface = surfaces.setdefault(agent_id, Surface(self.render_width, self.render_height))
+        surface.text(f"view of {agent_id}", 10, 10, id="label")
+        surface.circle(self._ball[0] * 100 + 300, 150, 5, id="ball")
+        return surface.commit()
+
+
+env = ViewPerAgent(max_steps=60)
+"""
+
+
+def test_a_view_per_agent_goes_to_that_agents_player_only(tmp_path: Path) -> None:
+    """An env whose ``render`` takes the agent draws each player's own view; no page gets a
+    frame of another agent's view."""
+
+    async def run(server: StudyServer) -> dict[str, set[str]]:
+        pages = await _grouped(server)
+        for page in pages:
+            await page.wait_over()
+        labels = {}
+        for page in pages:
+            texts = {
+                o["text"] for f in page.frames() for o in f["packet"]["objects"] if "text" in o
+            }
+            labels[page.pid] = texts
+            await page.sio.disconnect()
+        return labels
+
+    config = _duel(tmp_path, "end")
+    config.stager.all_scenes()[0].runtime(  # type: ignore[union-attr]
+        environment_initialization_code=VIEW_PER_AGENT,
+        python_files=[SLIME / "slime_env.py"],
+        runtime="server",
+    )
+    with StudyServer(config) as server:
+        labels = asyncio.run(run(server))
+    assert labels == {"stay": {"view of agent_left"}, "leave": {"view of agent_right"}}
+
+
 async def _frames_until(page: Page, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
     """The frames ``page`` decoded once it has at least ``count`` (fewer after ``timeout``)."""
     for _ in range(int(timeout / 0.02)):
