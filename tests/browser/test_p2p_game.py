@@ -288,12 +288,17 @@ def test_a_page_whose_main_thread_stalls_catches_up_and_agrees(
     config = _config(tmp_path)
     with StudyServer(config) as server:
         _start_pair(server, left, right)
-        right.keyboard.down("ArrowLeft")
         before = int(left.get_attribute("#mug-game", "data-step") or 0)
+        # The stall starts from a timer, so this call returns at once; the partner's key goes
+        # down just after, so its inputs reach the stalled page only once the stall is over.
         left.evaluate(
-            "() => { const end = performance.now() + 3000; while (performance.now() < end); }"
+            "() => { setTimeout(() => {"
+            " const end = performance.now() + 3000; while (performance.now() < end); }, 0); }"
         )
+        right.keyboard.down("ArrowLeft")
+        time.sleep(1.0)
         right.keyboard.up("ArrowLeft")
+        time.sleep(2.5)  # past the stall
         left.wait_for_function(
             f"Number(document.querySelector('#mug-game')?.dataset.step ?? -1) > {before + 60}",
             timeout=30_000,
