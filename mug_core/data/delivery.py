@@ -137,6 +137,10 @@ class Delivery:
             else:
                 sink.close()
                 self.drainers.append(ProcessDrainer(name, ref, contexts[name], self))
+        if not self._in_process:
+            store.keep_recent = False  # sink processes read the outbox, never these objects
+            with store.recent_lock:
+                store.recent.clear()
         for drainer in self.drainers:
             drainer.start()
         self._children = [d for d in self.drainers if isinstance(d, ProcessDrainer)]

@@ -76,8 +76,11 @@ class SQLiteStudyStore:
         self._reader_db = self._reader.submit(connect, path).result()
         self._writer: BatchedWriter[_Item] = BatchedWriter("store", self._write)
         # Records committed by this process, by outbox seq, so sinks get the objects instead
-        # of parsing the JSON back; the delivery drops them once every sink has them.
+        # of parsing the JSON back; the delivery drops them once every sink has them, and
+        # turns keep_recent off when no sink runs in this process (sink processes read the
+        # outbox).
         self.recent: dict[int, Record] = {}
+        self.keep_recent = True
         self.recent_lock = threading.Lock()
         self._cache: dict[str, str] = {}
         self.committed = threading.Condition()
@@ -101,12 +104,13 @@ class SQLiteStudyStore:
             last = self._writer_db.execute("SELECT COALESCE(MAX(seq), 0) FROM records").fetchone()
         # One writer and AUTOINCREMENT: this batch's records got the last len(bodies) seqs.
         seq = last[0] - len(bodies)
-        with self.recent_lock:
-            for _, _, _, records in items:
-                for record in records:
-                    seq += 1
-                    if len(self.recent) < MAX_RECENT:  # a sink down for long: read from disk
-                        self.recent[seq] = record.with_seq(seq)
+        if self.keep_recent:
+            with self.recent_lock:
+                for _, _, _, records in items:
+                    for record in records:
+                        seq += 1
+                        if len(self.recent) < MAX_RECENT:  # a sink down long: read from disk
+                            self.recent[seq] = record.with_seq(seq)
         with self.committed:
             self.last_seq = last[0]
             self.committed.notify_all()

@@ -124,6 +124,7 @@ def test_records_every_sink_holds_leave_memory(tmp_path: Path) -> None:
     store = SQLiteStudyStore(tmp_path / "state.sqlite3")
     sinks = {"a": ListSink(), "b": ListSink()}
     delivery = Delivery(store, sinks)
+    assert store.keep_recent  # in-process sinks get the committed objects themselves
 
     async def commit() -> None:
         for n in range(50):

@@ -55,6 +55,8 @@ def test_a_sink_process_takes_every_record_once_and_survives_its_own_death(
         ours = os.getpriority(os.PRIO_PROCESS, 0)
         assert os.getpriority(os.PRIO_PROCESS, drainer._process.pid) == min(19, ours + 10)
         _commit(store, 0, 300)
+        # no sink reads objects in this process: the records live in the outbox only
+        assert not store.keep_recent and store.recent == {}
         assert delivery.wait_drained(timeout=60)
         drainer.kill()  # the sink's process dies; a new one takes over at its cursor
         _commit(store, 300, 300)
