@@ -235,8 +235,6 @@ def main() -> None:
     # Ctrl+C reaches the whole process group; the study server decides when games stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    if os.environ.get("MUG_EXP_GAME_CPU"):
-        os.sched_setaffinity(0, {int(os.environ["MUG_EXP_GAME_CPU"])})
     # The descriptor keeps the study server's number, which may be high (one per page); a
     # copy takes the lowest free one, as the pipe's microsecond-timed waits need.
     inherited = int(sys.argv[1])
