@@ -192,10 +192,11 @@ class Delivery:
         done = min(d.cursor for d in self.drainers)
         recent = self.store.recent
         with self.store.recent_lock:
-            # By number, not by taking the dict's first key: after many deletions at its
-            # front, finding a dict's first key means stepping over every deleted slot.
-            for seq in range(self._dropped + 1, done + 1):
-                recent.pop(seq, None)
+            if self.store.keep_recent:  # else nothing is kept: sink processes read the outbox
+                # By number, not by taking the dict's first key: after many deletions at its
+                # front, finding a dict's first key means stepping over every deleted slot.
+                for seq in range(self._dropped + 1, done + 1):
+                    recent.pop(seq, None)
             self._dropped = max(self._dropped, done)
         with db:
             db.execute(

@@ -46,7 +46,7 @@ GATHER_S = 0.003
 
 class WorkerLink:
     """The study server, as the games in a worker process see it: what they hand over is
-    queued and sent in one batch per scheduler wake-up."""
+    queued and sent in one batch (see :meth:`due` for when)."""
 
     def __init__(self, experiment_id: str = "", phase: float = 0.0) -> None:
         self.experiment_id = experiment_id

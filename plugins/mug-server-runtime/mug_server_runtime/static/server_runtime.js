@@ -163,7 +163,7 @@ function frameAcks(socket, stream, fps, stopped) {
  *          onOver: (info: object) => void, onError: (message: string) => void,
  *          onAgent?: (agent: string) => void}} hooks (`onAgent`: this player's agent, once the
  *          server attached the page to its game)
- * @returns {Promise<{agent: string|null, key(key: string, down: boolean): void, stop(): void}>}
+ * @returns {Promise<{key(key: string, down: boolean): void, stop(): void}>}
  */
 async function start(spec, api, hooks) {
   const socket = api.socket;
@@ -171,7 +171,6 @@ async function start(spec, api, hooks) {
   let decoder = null;
   let stream = -1;
   let stopped = false;
-  let agent = null;
   const onFrame = (message) => {
     if (message.stream !== stream) {
       if (decoder) decoder.close();
@@ -194,10 +193,7 @@ async function start(spec, api, hooks) {
     socket.emit("game_join", { scene_key: api.sceneKey }, (ack) => {
       if (!ack || !ack.ok) hooks.onError((ack && ack.message) || "The game could not start.");
       else if (ack.over) hooks.onOver({ message: null });
-      else if (ack.agent !== undefined && ack.agent !== null) {
-        agent = ack.agent;
-        if (hooks.onAgent) hooks.onAgent(agent);
-      }
+      else if (ack.agent !== undefined && ack.agent !== null && hooks.onAgent) hooks.onAgent(ack.agent);
     });
   socket.on("game_frame", onFrame);
   socket.on("game_status", onStatus);
@@ -205,9 +201,6 @@ async function start(spec, api, hooks) {
   socket.io.on("reconnect", join);
   join();
   return {
-    get agent() {
-      return agent;
-    },
     key(key, down) {
       socket.emit("game_input", { key, down, t: performance.timeOrigin + performance.now() });
     },
