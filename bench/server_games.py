@@ -2,7 +2,8 @@
 
 For each K, starts a study server (``mug run``, a separate process) whose game scene is
 two-player slime volleyball stepping on the server at 30 fps, then 2K simulated participants
-join, get grouped in pairs by the waiting room, and press keys (a key change every 0.4 s). The
+join, get grouped in pairs by the waiting room, and press keys (a key change every 0.4 s); a
+game plays episode after episode, so every game runs for the whole measurement. The
 participants are lean Socket.IO clients (``sio_client.py``) on real websockets to the real
 server; they count the bytes of the frames they get without decoding the frames, because a
 participant's decoding runs on their own machine, so the clients take little of the CPU that
@@ -51,7 +52,7 @@ game = (
     .rendering(fps=30, game_width=600, game_height=300)
     .runtime(environment_initialization_code_filepath={env_file!r}, runtime="server")
     .gameplay(action_mapping={{"ArrowLeft": 1, "ArrowRight": 2, "ArrowUp": 3}},
-              default_action=0, countdown_s=0, num_episodes=1, max_steps=100000)
+              default_action=0, countdown_s=0, num_episodes=1_000_000, max_steps=100000)
     .waitroom(timeout=120)
 )
 app.run(
