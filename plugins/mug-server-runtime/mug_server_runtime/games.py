@@ -2,7 +2,9 @@
 
 Games step in a few game processes (:mod:`mug_server_runtime.worker`, one per core up to 4,
 or ``MUG_GAME_PROCESSES``), each running many games on one fixed-rate scheduler; this process
-only relays what they produce: frames to the pages, records to the store.
+only relays what they produce: frames to the pages, records to the store. Once the first game
+process starts, the event loop relays at real-time priority where the server may use it
+(:mod:`mug_server_runtime.priority`).
 
 Socket events (besides the kernel's):
 
@@ -27,11 +29,13 @@ import asyncio
 import hashlib
 import logging
 import os
+import time
 from typing import TYPE_CHECKING, Any
 
 from engineio import packet as engineio_packet
 
 from mug_core.scenes.gym_scene import GymScene
+from mug_server_runtime.priority import LOOP_LEVEL, WINDOW_S, Priority, wanted
 from mug_server_runtime.remote import GameProxy, Worker
 
 if TYPE_CHECKING:
@@ -63,6 +67,8 @@ class GameManager:
         self.bytes_sent = 0
         self.frames_sent = 0
         self.processes = int(os.environ.get("MUG_GAME_PROCESSES") or min(os.cpu_count() or 1, 4))
+        self.loop_priority: Priority | None = None
+        self._priority_check: asyncio.TimerHandle | None = None
         server.sio.on("game_join", self.on_join)
         server.sio.on("game_input", self.on_input)
         server.sio.on("game_frame_ack", self.on_frame_ack)
@@ -162,12 +168,29 @@ class GameManager:
         """The game process with the fewest games (starting processes up to the limit)."""
         self.workers = [w for w in self.workers if w.alive]
         if len(self.workers) < self.processes:
+            if self.loop_priority is None:
+                self._start_loop_priority()
             self._started += 1
             phase = (self._started - 1) % self.processes / self.processes
             worker = Worker(self.loop, self._deliver, self._worker_lost, phase)
             self.workers.append(worker)
             return worker
         return min(self.workers, key=lambda w: len(w.games))
+
+    def _start_loop_priority(self) -> None:
+        """Frames are relayed from now on: the event loop runs just below the game processes
+        (busy over 90% of a second, it competes fairly again)."""
+        self.loop_priority = Priority(
+            _log_loop_priority, level=LOOP_LEVEL, max_busy=0.9, resume_busy=0.7, enabled=wanted()
+        )
+        self.loop_priority.start()
+        if self.loop_priority.allowed:
+            self._priority_check = self.loop.call_later(WINDOW_S, self._check_loop_priority)
+
+    def _check_loop_priority(self) -> None:
+        if self.loop_priority is not None:
+            self.loop_priority.check(time.monotonic())
+            self._priority_check = self.loop.call_later(WINDOW_S, self._check_loop_priority)
 
     async def on_input(self, sid: str, data: Any = None) -> None:
         pid = self.server.sessions.sid_to_pid.get(sid)
@@ -271,6 +294,11 @@ class GameManager:
         """Stop every game and game process; their last records are stored before this
         returns, and the timing of each game still running (``ticks_late``, ``step_count``) is
         filled in."""
+        if self._priority_check is not None:
+            self._priority_check.cancel()
+        if self.loop_priority is not None:
+            self.loop_priority.stop()
+            self.loop_priority = None
         workers, self.workers = self.workers, []
         results = await asyncio.gather(*(w.close() for w in workers))
         stats = {game_id: s for result in results for game_id, s in result.items()}
@@ -289,6 +317,13 @@ def _count(value: Any) -> bool:
 def _within(value: Any, limit: float) -> bool:
     """Whether ``value`` is an ``int`` or ``float`` (not a ``bool``) from 0 to ``limit``."""
     return (type(value) is int or type(value) is float) and 0 <= value <= limit
+
+
+def _log_loop_priority(realtime: bool, reason: str) -> None:
+    if realtime:
+        log.info("the event loop relays frames at real-time priority (%s)", reason)
+    else:
+        log.info("the event loop relays frames at normal priority: %s", reason)
 
 
 def _log_failure(future: Any) -> None:

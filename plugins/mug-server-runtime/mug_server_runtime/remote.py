@@ -130,6 +130,7 @@ class Worker:
         self.on_batch = on_batch
         self.on_exit = on_exit
         self.alive = True
+        self.realtime: bool | None = None  # None until the process reports its scheduling
         self._built: dict[str, asyncio.Future[Any]] = {}
         self.bye: asyncio.Future[dict[str, Any]] = loop.create_future()
         self.channel = Channel(loop, sock, self._message, self._lost)
@@ -163,8 +164,23 @@ class Worker:
             future = self._built.get(message[1])
             if future is not None and not future.done():
                 future.set_result((message[2], message[3]))
+        elif kind == "priority":
+            self._priority(message[1], message[2])
         elif kind == "bye" and not self.bye.done():
             self.bye.set_result(message[1])
+
+    def _priority(self, realtime: bool, reason: str) -> None:
+        pid = self.process.pid
+        if self.realtime is None:
+            if realtime:
+                log.info("game process %s steps its games at real-time priority", pid)
+            else:
+                log.info("game process %s steps its games at normal priority: %s", pid, reason)
+        elif realtime:
+            log.info("game process %s is back at real-time priority (%s)", pid, reason)
+        else:
+            log.warning("game process %s now steps at normal priority: %s", pid, reason)
+        self.realtime = realtime
 
     def _lost(self) -> None:
         if not self.alive:

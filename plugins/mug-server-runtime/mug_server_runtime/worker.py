@@ -11,8 +11,10 @@ ever waits to write):
   ``("key", game_id, pid, key, down, t, received)``, ``("ack", game_id, pid, step, episode, t,
   draw_ms, received)`` (a page drew the frame of ``step``; ``received``: when the study server
   got it, monotonic), ``("start", game_id)``, ``("stop", game_id)``, ``("shutdown",)``;
-- worker to server: ``("built", game_id, views, error)``, ``("batch", items)`` once per wake-up
-  with everything its games produced (frames, statuses, records, episode ends, game ends), and
+- worker to server: ``("priority", realtime, reason)`` at start-up and whenever its
+  scheduling changes (:mod:`mug_server_runtime.priority`), ``("built", game_id, views,
+  error)``, ``("batch", items)`` with everything its games produced over a few wake-ups
+  (frames, statuses, records, episode ends, game ends; see :meth:`WorkerLink.due`), and
   ``("bye", stats)`` after a shutdown, once every game's last records were sent.
 """
 
@@ -32,6 +34,7 @@ from typing import Any
 
 from mug_core.data.records import Record
 from mug_server_runtime.framing import Pipe
+from mug_server_runtime.priority import GAME_LEVEL, Priority, wanted
 
 log = logging.getLogger(__name__)
 
@@ -126,14 +129,15 @@ def _stats(game: Any) -> dict[str, Any]:
     }
 
 
-def serve(pipe: Pipe, phase: float = 0.0) -> None:
+def serve(pipe: Pipe, phase: float = 0.0, priority: Priority | None = None) -> None:
     """The worker's loop: run due games, apply commands, send the games' output (gathered
     over a few wake-ups, at most :data:`GATHER_S`).
 
     Sending never waits for the study server to read: its bytes are written as the socket
     takes them, between steps, so a busy study server delays frames but not the games.
     ``phase`` (0 to 1) shifts this process's games within each slot, so that the games of
-    several game processes do not all fall due at the same moments."""
+    several game processes do not all fall due at the same moments. ``priority``, if given,
+    is checked on every wake-up (see :class:`mug_server_runtime.priority.Priority`)."""
     from mug_server_runtime.game import ServerGame
 
     link = WorkerLink(phase=phase)
@@ -144,7 +148,10 @@ def serve(pipe: Pipe, phase: float = 0.0) -> None:
     while True:
         delay = heap[0][0] - monotonic() if heap else 1.0
         try:
-            for message in pipe.wait(max(delay, 0.0)):
+            messages = pipe.wait(max(delay, 0.0))
+            if priority is not None:
+                priority.check(monotonic())
+            for message in messages:
                 kind = message[0]
                 if kind == "shutdown":
                     for game in games.values():
@@ -241,8 +248,15 @@ def main() -> None:
     fd = os.dup(inherited)
     os.close(inherited)
     pipe = Pipe(socket.socket(fileno=fd))
+
+    def report(realtime: bool, reason: str) -> None:
+        pipe.send(("priority", realtime, reason))
+
+    # Before anything starts a thread: threads an env starts run at normal priority.
+    priority = Priority(report, level=GAME_LEVEL, max_busy=0.6, resume_busy=0.4, enabled=wanted())
+    priority.start()
     try:
-        serve(pipe, float(sys.argv[2]) if len(sys.argv) > 2 else 0.0)
+        serve(pipe, float(sys.argv[2]) if len(sys.argv) > 2 else 0.0, priority)
     finally:
         pipe.close()
 
