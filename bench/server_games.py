@@ -13,11 +13,17 @@ from one second after the last game started) and each game's steps per second (m
 games). CPU is measured while every game plays, in cores: ``CPU all`` of the study server with
 its game and sink processes, ``CPU main`` of its main process alone, ``CPU bots`` of the
 simulated clients (this process, on the same machine); ``B/s/client`` is the frame bytes each
-client got per second. ``stop s`` is how long the server took to exit after SIGTERM,
-``load`` the machine's 1-minute load average before the run (other work on the machine skews
-timing).
+client got per second and ``frames/s`` the frames (median over clients; the games step at 30).
+Four probe clients decode their frames and read them every millisecond: ``lag p50 ms`` and
+``lag p95 ms`` say how long after its step on the server a frame reached them (the server's
+stamp ``t`` against this machine's clock).
+``RT`` counts the game processes at real-time priority when the server stopped, ``+loop``
+when its event loop was too (see ``mug_server_runtime.priority``; ``--normal-priority`` turns
+it off). ``stop s`` is how long
+the server took to exit after SIGTERM, ``load`` the machine's 1-minute load average before the
+run (other work on the machine skews timing).
 
-    python bench/server_games.py --games 10,25,50,100 [--sink-threads]
+    python bench/server_games.py --games 10,25,50,100 [--sink-threads] [--normal-priority]
 
 Last line: ``max_games_at_p95_lateness_5ms=K bytes_per_s_per_client=B``.
 """
@@ -26,6 +32,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import dataclasses
 import json
 import os
 import random
@@ -33,7 +41,9 @@ import subprocess
 import tempfile
 import threading
 import time
+import zlib
 from pathlib import Path
+from typing import Any
 
 from sio_client import ClientPool
 
@@ -63,6 +73,24 @@ app.run(
 )
 """
 KEYS = ["ArrowLeft", "ArrowRight", "ArrowUp"]
+PROBES = 4  # clients that decode their frames to time them
+COLUMNS = [  # title, width, result key, format
+    ("K", 5, "k", ""),
+    ("games", 7, "games", ".0f"),
+    ("fps", 7, "fps", ".1f"),
+    ("late p50 ms", 13, "late_p50", ".2f"),
+    ("late p95 ms", 13, "late_p95", ".2f"),
+    ("CPU all", 9, "cpu", ".0%"),
+    ("CPU main", 9, "main_cpu", ".0%"),
+    ("CPU bots", 9, "clients_cpu", ".0%"),
+    ("B/s/client", 12, "bytes_per_client", ".0f"),
+    ("frames/s", 10, "frames_per_client", ".1f"),
+    ("lag p50 ms", 12, "lag_p50", ".1f"),
+    ("lag p95 ms", 12, "lag_p95", ".1f"),
+    ("RT", 9, "realtime", ""),
+    ("stop s", 8, "stop_s", ".1f"),
+    ("load", 7, "load", ".2f"),
+]
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -70,23 +98,50 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
+@dataclasses.dataclass
+class Tally:
+    """What the simulated participants got: per client, frame bytes and frames; when each
+    joined its game (monotonic); and, for the probes, each frame's lag."""
+
+    received: list[int]
+    frames: list[int]
+    joined: list[float] = dataclasses.field(default_factory=list)
+    lags: list[tuple[float, float]] = dataclasses.field(default_factory=list)
+
+
+class FrameLag:
+    """A probe's ``game_frame`` handler: decodes each frame and notes ``(arrival, lag ms)``,
+    the lag from the frame's step on the server (its ``t``) to its arrival here."""
+
+    def __init__(self, lags: list[tuple[float, float]]) -> None:
+        self.lags = lags
+        self.stream = -1
+        self.inflater = zlib.decompressobj(-15)
+
+    def __call__(self, message: dict[str, Any]) -> None:
+        now = time.time() * 1000
+        if message["stream"] != self.stream:
+            self.stream = message["stream"]
+            self.inflater = zlib.decompressobj(-15)
+        text = self.inflater.decompress(base64.b64decode(message["data"]))
+        for line in text.splitlines():
+            self.lags.append((time.monotonic(), now - json.loads(line)["t"]))
+
+
 async def _client(
-    pool: ClientPool,
-    url: str,
-    index: int,
-    seconds: float,
-    received: list[int],
-    joined: list[float],
+    pool: ClientPool, url: str, index: int, seconds: float, tally: Tally, probe: bool
 ) -> None:
     rng = random.Random(index)
     grouped = asyncio.Event()
     client = await pool.connect(url, timeout=30)
     client.on("group", lambda m: grouped.set())
+    if probe:
+        client.on("game_frame", FrameLag(tally.lags))
     await client.call("join", {"participant_id": f"p{index}", "tab_id": "t"}, timeout=60)
     await client.call("scene_event", {"scene_key": "match", "name": "wait", "payload": {}})
     await asyncio.wait_for(grouped.wait(), 60)
     await client.call("game_join", {"scene_key": "match"}, timeout=60)
-    joined.append(time.monotonic())
+    tally.joined.append(time.monotonic())
     held: str | None = None
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -96,7 +151,8 @@ async def _client(
         held = rng.choice(KEYS)
         client.emit("game_input", {"key": held, "down": True, "t": 0})
     await client.disconnect()
-    received[index] = client.frame_bytes
+    tally.received[index] = client.frame_bytes
+    tally.frames[index] = client.frames
 
 
 def _tree_cpu(pid: int) -> tuple[float, float]:
@@ -142,7 +198,7 @@ async def _steady_cpu(
     }
 
 
-def _run_k(k: int, seconds: float, sink_processes: bool | None) -> dict[str, float]:
+def _run_k(k: int, seconds: float, sink_processes: bool | None, realtime: bool) -> dict[str, Any]:
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         study = Path(tmp) / "study.py"
@@ -159,6 +215,8 @@ def _run_k(k: int, seconds: float, sink_processes: bool | None) -> dict[str, flo
             "MUG_BENCH_STATS": str(stats_file),
             "PYTHONPATH": str(ROOT / "bench"),
         }
+        if not realtime:
+            env["MUG_GAME_REALTIME"] = "0"
         load = os.getloadavg()[0]
         server = start_study_process(study, port, env)
         # Read the server's log as it comes: a full pipe would block the server mid-write.
@@ -167,14 +225,21 @@ def _run_k(k: int, seconds: float, sink_processes: bool | None) -> dict[str, flo
         drain.start()
         url = f"http://127.0.0.1:{port}"
         try:
-            received = [0] * (2 * k)
-            joined: list[float] = []
+            tally = Tally([0] * (2 * k), [0] * (2 * k))
 
             async def everyone() -> dict[str, float]:
-                async with ClientPool() as pool:
-                    cpu = asyncio.ensure_future(_steady_cpu(server.pid, 2 * k, seconds, joined))
+                # The probes' pool reads every millisecond: their frames' arrival is timed.
+                async with ClientPool() as pool, ClientPool(interval=0.001) as probes:
+                    cpu = asyncio.ensure_future(
+                        _steady_cpu(server.pid, 2 * k, seconds, tally.joined)
+                    )
                     await asyncio.gather(
-                        *(_client(pool, url, i, seconds, received, joined) for i in range(2 * k))
+                        *(
+                            _client(
+                                probes if i < PROBES else pool, url, i, seconds, tally, i < PROBES
+                            )
+                            for i in range(2 * k)
+                        )
                     )
                     return await cpu
 
@@ -193,14 +258,20 @@ def _run_k(k: int, seconds: float, sink_processes: bool | None) -> dict[str, flo
             stop_s = time.monotonic() - stopping
         stats = json.loads(stats_file.read_text())
     late = stats["lateness_ms"]
+    steady_lags = [lag for at, lag in tally.lags if at > tally.joined[-1] + 1]
     return {
         "games": stats["games"],
         "fps": _percentile(stats["fps"], 0.5),
         "late_p50": _percentile(late, 0.5),
         "late_p95": _percentile(late, 0.95),
         **cpu,
-        "bytes_per_client": sum(received) / len(received) / seconds,
+        "bytes_per_client": sum(tally.received) / len(tally.received) / seconds,
+        "frames_per_client": _percentile([n / seconds for n in tally.frames], 0.5),
+        "lag_p50": _percentile(steady_lags, 0.5),
+        "lag_p95": _percentile(steady_lags, 0.95),
         "stop_s": stop_s,
+        "realtime": f"{stats['realtime_processes']}/{stats['processes']}"
+        + ("+loop" if stats["realtime_loop"] else ""),
         "load": load,
     }
 
@@ -220,19 +291,19 @@ def main() -> None:
         action="store_true",
         help="write the CSV files from a thread of the server (the study's sink_processes=False)",
     )
+    parser.add_argument(
+        "--normal-priority",
+        action="store_true",
+        help="keep game processes at normal priority (MUG_GAME_REALTIME=0)",
+    )
     args = parser.parse_args()
     ks = [int(v) for v in args.games.split(",")]
     sink_processes = False if args.sink_threads else None  # None: the study default
-    rows = [(k, _run_k(k, args.seconds, sink_processes)) for k in ks]
-    print(
-        f"{'K':>5}{'games':>7}{'fps':>7}{'late p50 ms':>13}{'late p95 ms':>13}"
-        f"{'CPU all':>9}{'CPU main':>9}{'CPU bots':>9}{'B/s/client':>12}{'stop s':>8}{'load':>7}"
-    )
+    rows = [(k, _run_k(k, args.seconds, sink_processes, not args.normal_priority)) for k in ks]
+    print("".join(f"{title:>{width}}" for title, width, _, _ in COLUMNS))
     for k, r in rows:
-        print(
-            f"{k:>5}{r['games']:>7.0f}{r['fps']:>7.1f}{r['late_p50']:>13.2f}{r['late_p95']:>13.2f}"
-            f"{r['cpu']:>9.0%}{r['main_cpu']:>9.0%}{r['clients_cpu']:>9.0%}{r['bytes_per_client']:>12.0f}{r['stop_s']:>8.1f}{r['load']:>7.2f}"
-        )
+        r = {**r, "k": k}
+        print("".join(f"{r[key]:>{width}{spec}}" for _, width, key, spec in COLUMNS))
     good = [k for k, r in rows if r["late_p95"] <= 5.0 and r["games"] == k]
     bytes_per_client = max(r["bytes_per_client"] for _, r in rows)
     print(

@@ -46,6 +46,8 @@ def mug_server_start(server: Any) -> None:
 
 @hookimpl(tryfirst=True)
 async def mug_server_stop(server: Any) -> None:
+    workers = list(server.games.workers)
+    loop_priority = server.games.loop_priority
     await server.games.stop()  # fills in each game's timing; game processes have exited
     stats = {
         "lateness_ms": _steady_lateness_ms(_GAMES),
@@ -54,6 +56,9 @@ async def mug_server_stop(server: Any) -> None:
         "games": len(_GAMES),
         "bytes_sent": server.games.bytes_sent,
         "frames_sent": server.games.frames_sent,
+        "processes": len(workers),
+        "realtime_processes": sum(1 for w in workers if w.realtime),
+        "realtime_loop": bool(loop_priority and loop_priority.realtime),
     }
     with open(os.environ["MUG_BENCH_STATS"], "w") as file:
         json.dump(stats, file)
