@@ -87,7 +87,7 @@ COLUMNS = [  # title, width, result key, format
     ("frames/s", 10, "frames_per_client", ".1f"),
     ("lag p50 ms", 12, "lag_p50", ".1f"),
     ("lag p95 ms", 12, "lag_p95", ".1f"),
-    ("RT", 9, "realtime", ""),
+    ("RT", 10, "realtime", ""),
     ("stop s", 8, "stop_s", ".1f"),
     ("load", 7, "load", ".2f"),
 ]

@@ -48,6 +48,7 @@ def mug_server_start(server: Any) -> None:
 async def mug_server_stop(server: Any) -> None:
     workers = list(server.games.workers)
     loop_priority = server.games.loop_priority
+    realtime_loop = bool(loop_priority and loop_priority.realtime)
     await server.games.stop()  # fills in each game's timing; game processes have exited
     stats = {
         "lateness_ms": _steady_lateness_ms(_GAMES),
@@ -58,7 +59,7 @@ async def mug_server_stop(server: Any) -> None:
         "frames_sent": server.games.frames_sent,
         "processes": len(workers),
         "realtime_processes": sum(1 for w in workers if w.realtime),
-        "realtime_loop": bool(loop_priority and loop_priority.realtime),
+        "realtime_loop": realtime_loop,
     }
     with open(os.environ["MUG_BENCH_STATS"], "w") as file:
         json.dump(stats, file)
