@@ -1,7 +1,7 @@
 """A participant waits alone in Chromium; the waiting room's timeout does what the study says.
 
-The game runs in the ``server`` runtime, so the page needs no Pyodide: nobody is ever grouped,
-and the env is never built.
+The game (slime volleyball) runs in the ``server`` runtime, so the page needs no Pyodide; nobody
+is ever grouped, so no game starts.
 """
 
 from __future__ import annotations
@@ -23,14 +23,17 @@ pytest.importorskip("mug_server_runtime", reason="needs mug-server-runtime")
 pytestmark = pytest.mark.browser
 
 TIMEOUT_S = 2.5
+SLIME = Path(__file__).resolve().parents[2] / "examples" / "slime_volleyball"
 
 
 def _study(tmp_path: Path, **waitroom: Any) -> ExperimentConfig:
     game = (
         GymScene()
         .scene("duel")
-        .policies(policy_mapping={"left": PolicyTypes.Human, "right": PolicyTypes.Human})
-        .runtime(environment_initialization_code="env = None\n", runtime="server")
+        .policies(
+            policy_mapping={"agent_left": PolicyTypes.Human, "agent_right": PolicyTypes.Human}
+        )
+        .runtime(environment_initialization_code_filepath=SLIME / "env_file.py", runtime="server")
         .gameplay(action_mapping={"ArrowLeft": 1})
         .waitroom(timeout=TIMEOUT_S, **waitroom)
     )
