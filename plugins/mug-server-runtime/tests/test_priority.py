@@ -16,6 +16,7 @@ import pytest
 import socketio
 from mug_server_runtime import priority
 from mug_server_runtime.priority import GAME_LEVEL, LOOP_LEVEL, wanted
+from test_server_shutdown import STUDY  # a slime volleyball game on the server
 
 from mug_core.testing import free_port, start_study_process
 
@@ -177,28 +178,6 @@ def test_turned_off_a_thread_stays_at_normal_priority() -> None:
         """
     )
     assert lines == ["normal True", "report False MUG_GAME_REALTIME=0"]
-
-
-STUDY = """
-from mug_core import EndScene, ExperimentConfig, PolicyTypes, Stager
-from mug_core.scenes.gym_scene import GymScene
-from mug_core.server import app
-
-game = (
-    GymScene().scene("match")
-    .policies(policy_mapping={{"agent_left": PolicyTypes.Human, "agent_right": PolicyTypes.Random}})
-    .rendering(fps=30, game_width=600, game_height=300)
-    .runtime(environment_initialization_code_filepath={env_file!r}, runtime="server")
-    .gameplay(action_mapping={{"ArrowLeft": 1}}, default_action=0, countdown_s=0,
-              max_steps=100000)
-)
-app.run(
-    ExperimentConfig()
-    .experiment(stager=Stager([game, EndScene().scene("end")]), experiment_id="rt")
-    .data(data_dir={data_dir!r})
-    .plugins(allow=["storage", "server_runtime"])
-)
-"""
 
 
 def _scheduling(pid: int) -> tuple[int, int]:
