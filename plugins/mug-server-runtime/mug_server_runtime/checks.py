@@ -28,9 +28,13 @@ def scene_problems(scene: Any) -> list[str]:
     """What would stop the games of ``scene`` (a ``server`` GymScene), each a message saying
     what to change; empty when its env builds and its agents match its policies."""
     name = f"GymScene {scene.scene_id!r}"
+    try:
+        data = pickle.dumps(scene)
+    except Exception as exc:  # games are built from the same copy in game processes
+        return [f"{name} cannot be sent to a game process ({type(exc).__name__}: {exc})"]
     with tempfile.TemporaryDirectory(prefix="mug-check-") as folder:
         scene_file, result_file = Path(folder) / "scene.pickle", Path(folder) / "result.pickle"
-        scene_file.write_bytes(pickle.dumps(scene))
+        scene_file.write_bytes(data)
         paths = [p for p in sys.path if p and os.path.isdir(p)]
         command = [sys.executable, "-m", "mug_server_runtime.checks", str(scene_file)]
         try:

@@ -130,3 +130,11 @@ def test_every_agent_without_a_policy_is_named() -> None:
         "GymScene 'match': its env's agents 'agent_left', 'agent_right' have no policy; give "
         "every agent one in policy_mapping"
     )
+
+
+def test_a_scene_that_cannot_reach_a_game_process_says_so() -> None:
+    scene = _scene()
+    scene.policy_mapping["agent_right"] = lambda observation: 0  # no pickling a lambda
+    problems = checks.scene_problems(scene)
+    assert len(problems) == 1
+    assert problems[0].startswith("GymScene 'match' cannot be sent to a game process (")
