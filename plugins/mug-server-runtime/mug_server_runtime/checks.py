@@ -11,7 +11,6 @@ first participant.
 
 from __future__ import annotations
 
-import os
 import pickle
 import shutil
 import subprocess
@@ -19,6 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from mug_server_runtime.worker import child_environment
 
 TIMEOUT_S = 120.0
 """How long building one scene's env may take before start-up reports it as hanging."""
@@ -35,12 +36,11 @@ def scene_problems(scene: Any) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="mug-check-") as folder:
         scene_file, result_file = Path(folder) / "scene.pickle", Path(folder) / "result.pickle"
         scene_file.write_bytes(data)
-        paths = [p for p in sys.path if p and os.path.isdir(p)]
         command = [sys.executable, "-m", "mug_server_runtime.checks", str(scene_file)]
         try:
             finished = subprocess.run(
                 [*command, str(result_file)],
-                env={**os.environ, "PYTHONPATH": os.pathsep.join(paths)},
+                env=child_environment(),
                 stdin=subprocess.DEVNULL,
                 capture_output=True,
                 timeout=TIMEOUT_S,
@@ -88,21 +88,20 @@ def _names(agents: list[Any]) -> str:
 def probe(scene: Any) -> dict[str, Any]:
     """Build ``scene``'s env as a game does: ``{"agents": the env's possible agents (None for a
     single-agent env), "error": None}``, or the error that stopped it."""
-    from mug_server_runtime.actors import build_actors
     from mug_server_runtime.envload import EnvFiles, EnvLoadError
+    from mug_server_runtime.game import build_env
 
     files = None
     try:
         files = EnvFiles(scene)
-        with files.importable():
-            namespace = files.namespace()
-            env = namespace["env"]
-            multi = callable(getattr(env, "action_space", None))
-            agents = list(getattr(env, "possible_agents", None) or []) if multi else None
-            if multi and not agents:
-                agents = list(getattr(env, "agents", None) or [])
-            build_actors(scene, env, 0, namespace)
-            env.reset(seed=0)
+        built = build_env(scene, files, 0)
+        env = built.env
+        agents = None
+        if built.multi:
+            agents = list(
+                getattr(env, "possible_agents", None) or getattr(env, "agents", None) or []
+            )
+        env.reset(seed=0)
     except EnvLoadError as exc:  # says which file failed, and how
         return {"agents": None, "error": str(exc)}
     except Exception as exc:

@@ -14,11 +14,11 @@ import logging
 import math
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from mug_core.data.records import Record
 from mug_core.scenes.gym_scene import GymScene
-from mug_server_runtime.actors import KeyState, action_space, build_actors
+from mug_server_runtime.actors import Actor, KeyState, action_space, build_actors
 from mug_server_runtime.encoding import ViewStream, frame_event
 from mug_server_runtime.envload import EnvFiles
 
@@ -84,6 +84,26 @@ def _renders_per_agent(env: Any) -> bool:
     return any(p.kind in kinds or p.kind == inspect.Parameter.VAR_POSITIONAL for p in parameters)
 
 
+class BuiltEnv(NamedTuple):
+    """A game's env as its scene's files build it (see :func:`build_env`)."""
+
+    namespace: dict[str, Any]  # the env file's globals
+    env: Any
+    multi: bool  # a PettingZoo ParallelEnv (per-agent spaces), not a Gymnasium env
+    actors: dict[Any, Actor]  # the AI agents' policies
+
+
+def build_env(scene: GymScene, files: EnvFiles, seed: int) -> BuiltEnv:
+    """Run ``scene``'s env file from ``files`` and load its AI policies, as every game of the
+    scene begins (and the start-up check, :mod:`mug_server_runtime.checks`)."""
+    with files.importable():
+        namespace = files.namespace()
+        env = namespace["env"]
+        multi = callable(getattr(env, "action_space", None))
+        actors = build_actors(scene, env, seed, namespace)
+    return BuiltEnv(namespace, env, multi, actors)
+
+
 class ServerGame:
     """A running game, stepped by the scheduler of a worker process
     (:mod:`mug_server_runtime.worker`), which is its ``manager``.
@@ -117,11 +137,7 @@ class ServerGame:
         self.step_count = 0
         self.first_tick = self._last_tick = 0.0  # monotonic time of the first and last steps
         self.files = EnvFiles.for_scene(scene)
-        with self.files.importable():
-            self.namespace = self.files.namespace()
-            self.env = self.namespace["env"]
-            self.multi = callable(getattr(self.env, "action_space", None))
-            self.actors = build_actors(scene, self.env, seed, self.namespace)
+        self.namespace, self.env, self.multi, self.actors = build_env(scene, self.files, seed)
         per_agent = self.multi and _renders_per_agent(self.env)
         self.players = {
             pid: Player(pid, agent, scene, agent if per_agent else None)

@@ -67,6 +67,10 @@ def wanted(environ: dict[str, str] | None = None) -> bool:
     return value.strip().lower() not in _OFF
 
 
+def _to_normal() -> None:
+    os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+
+
 class Priority:
     """The scheduling of the calling thread, which must be its process's main thread (the
     one that gets signals): call :meth:`start` once, then :meth:`check` at least every
@@ -137,7 +141,7 @@ class Priority:
         if self.realtime:
             self._runaway = True
             self.realtime = False
-            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+            _to_normal()
 
     def check(self, now: float) -> None:
         """Give real time up or take it back as the busy share says (see the module)."""
@@ -160,14 +164,14 @@ class Priority:
         self.allowed = False
         if self.realtime:
             self.realtime = False
-            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+            _to_normal()
 
     def _set(self, realtime: bool, reason: str) -> None:
         try:
             if realtime:
                 self._to_realtime()
             else:
-                os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+                _to_normal()
         except OSError:
             return
         self.realtime = realtime

@@ -222,16 +222,21 @@ def _apply(game: Any, message: tuple[Any, ...]) -> None:
         game.stop()
 
 
+def child_environment() -> dict[str, str]:
+    """This process's environment, with ``PYTHONPATH`` set to its import path: a child
+    Python process (a game process, a start-up check) imports what this process imports."""
+    paths = [p for p in sys.path if p and os.path.isdir(p)]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+
+
 def spawn(phase: float = 0.0) -> tuple[subprocess.Popen[bytes], socket.socket]:
     """Start a worker process (``phase``: see :func:`serve`); returns it and the study
     server's end of its socket pair (messages framed by :mod:`mug_server_runtime.framing`)."""
     ours, theirs = socket.socketpair()
-    paths = [p for p in sys.path if p and os.path.isdir(p)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
     process = subprocess.Popen(
         [sys.executable, "-m", "mug_server_runtime.worker", str(theirs.fileno()), str(phase)],
         pass_fds=(theirs.fileno(),),
-        env=env,
+        env=child_environment(),
         stdin=subprocess.DEVNULL,
     )
     theirs.close()
@@ -252,7 +257,6 @@ def main() -> None:
     def report(realtime: bool, reason: str) -> None:
         pipe.send(("priority", realtime, reason))
 
-    # Before anything starts a thread: threads an env starts run at normal priority.
     priority = Priority(report, level=GAME_LEVEL, max_busy=0.6, resume_busy=0.4, enabled=wanted())
     priority.start()
     try:
